@@ -1,0 +1,25 @@
+# smart_dairy_perf: PGXS build.  Orchestration (deps, temp clusters, tests)
+# lives in test/*.sh; this file only builds and installs.
+
+EXTENSION    = smart_dairy_perf
+MODULE_big   = smart_dairy_perf
+OBJS         = src/smart_dairy_perf.o \
+               src/histogram.o \
+               src/normalize.o \
+               src/profiler_store.o \
+               src/profiler_persist.o \
+               src/profiler_hooks.o \
+               src/slow_queries.o \
+               src/profiler_sql.o
+DATA         = smart_dairy_perf--1.0.sql
+PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
+
+REGRESS      = profiler normalize privileges
+REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
+
+PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \
+               -Wno-missing-field-initializers
+
+PG_CONFIG   ?= pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

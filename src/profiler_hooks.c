@@ -1,0 +1,315 @@
+/*-------------------------------------------------------------------------
+ *
+ * profiler_hooks.c
+ *	  The query profiler's hooks: post_parse_analyze registers new query
+ *	  shapes with their normalized text; ExecutorStart arms instrumentation;
+ *	  ExecutorRun/Finish and ProcessUtility track the nesting level;
+ *	  ExecutorEnd adds the execution to the statistics and hands slow ones to
+ *	  slow_queries.c.  Every hook chains to the one installed before it.
+ *
+ *	  Hot-path rules (these hooks run inside every user query):
+ *	  - no error is raised into the user's query: shared memory is fixed, the
+ *	    hash table is probed with HASH_ENTER_NULL, nothing here does catalog
+ *	    access, and plan capture catches its own errors;
+ *	  - the store's LWLock is taken shared for known shapes; exclusively only
+ *	    for a shape this server has not seen (profiler_store.c);
+ *	  - per execution, the only allocation is the query-total Instrumentation
+ *	    in the executor's per-query context (freed with the query); text is
+ *	    built only for new shapes and slow executions.
+ *	  Measured cost: see README.md, "Overhead".
+ *
+ *	  Nesting: nesting_level counts executor and utility frames so that a
+ *	  statement run inside a function is not counted as top-level.  EXECUTE,
+ *	  PREPARE and DEALLOCATE do not add a frame: the statement EXECUTE runs is
+ *	  the client's own.  Levels are restored in PG_FINALLY, so an error in a
+ *	  nested statement cannot leave the count off.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "common/pg_prng.h"
+#include "executor/executor.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/analyze.h"
+#include "tcop/utility.h"
+
+#include "compat.h"
+#include "normalize.h"
+#include "profiler_hooks.h"
+#include "profiler_store.h"
+#include "sdp_config.h"
+#include "slow_queries.h"
+
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* executor and utility frames currently open in this backend */
+static int	nesting_level = 0;
+
+/* whether the current top-level statement was picked for an analyzed plan */
+static bool current_statement_sampled = false;
+
+static inline bool
+tracking(int level)
+{
+	return sdp_enabled && sdp_store != NULL &&
+		(sdp_track == SDP_TRACK_ALL ||
+		 (sdp_track == SDP_TRACK_TOP && level == 0)) &&
+		!IsParallelWorker();
+}
+
+/*
+ * Register a new query shape with its normalized text.  For a shape this
+ * backend already knows this costs one hash of the key and a compare.
+ */
+static void
+sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	SdpEntryKey key;
+	uint32		hash;
+	SdpEntry   *entry;
+	char	   *text;
+	int			text_len;
+
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+
+	/* utility statements are not executor statements: nothing to profile */
+	if (!tracking(nesting_level) || query->queryId == UINT64CONST(0) ||
+		query->utilityStmt != NULL)
+		return;
+
+	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, query->queryId,
+							  nesting_level == 0);
+	if (sdp_store_is_cached(&key, hash))
+		return;
+
+	LWLockAcquire(sdp_store->lock, LW_SHARED);
+	entry = sdp_store_lookup(&key, hash);
+	LWLockRelease(sdp_store->lock);
+	if (entry != NULL)
+		return;
+
+	text = sdp_normalize_query(pstate->p_sourcetext, query->stmt_location,
+							   query->stmt_len, jstate, sdp_max_query_text,
+							   &text_len);
+	(void) sdp_store_create(&key, hash, text, text_len, GetDatabaseEncoding());
+	pfree(text);
+}
+
+static void
+sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	bool		track = tracking(nesting_level) &&
+		queryDesc->plannedstmt->queryId != UINT64CONST(0);
+
+	/* decide once per top-level statement whether to capture actual rows */
+	if (nesting_level == 0)
+		current_statement_sampled =
+			track && sdp_plan_capture == SDP_PLAN_SLOW_ANALYZE &&
+			sdp_slow_query_ms >= 0 && sdp_plan_sample_rate > 0.0 &&
+			(sdp_plan_sample_rate >= 1.0 ||
+			 pg_prng_double(&pg_global_prng_state) < sdp_plan_sample_rate);
+
+	if (track && current_statement_sampled)
+		queryDesc->instrument_options |= INSTRUMENT_ROWS;
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+
+	/* time, buffers and WAL of the whole statement, across Run calls */
+	if (track && queryDesc->totaltime == NULL)
+	{
+		MemoryContext oldcxt;
+
+		oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
+		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
+		MemoryContextSwitchTo(oldcxt);
+	}
+}
+
+static void
+sdp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				bool execute_once)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+sdp_ExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The statement's text when post_parse_analyze did not register it (the
+ * entry was evicted or reset between parse and end, or the statement was
+ * prepared before the reset): the source text as given, bounded.
+ */
+static char *
+fallback_text(QueryDesc *queryDesc, int *len)
+{
+	int			location = queryDesc->plannedstmt->stmt_location;
+	int			stmt_len = queryDesc->plannedstmt->stmt_len;
+	const char *text = CleanQuerytext(queryDesc->sourceText, &location,
+									  &stmt_len);
+
+	if (stmt_len > sdp_max_query_text)
+		stmt_len = pg_mbcliplen(text, stmt_len, sdp_max_query_text);
+	*len = stmt_len;
+	return pnstrdup(text, stmt_len);
+}
+
+static void
+record_execution(QueryDesc *queryDesc)
+{
+	uint64		queryid = queryDesc->plannedstmt->queryId;
+	Instrumentation *total = queryDesc->totaltime;
+	SdpEntryKey key;
+	uint32		hash;
+	SdpEntry   *entry;
+	double		elapsed_ms;
+	bool		slow;
+	char	   *slow_text = NULL;
+	int			slow_text_len = 0;
+
+	InstrEndLoop(total);
+	elapsed_ms = total->total * 1000.0;
+	slow = sdp_slow_query_ms >= 0 && elapsed_ms >= sdp_slow_query_ms;
+
+	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, queryid,
+							  nesting_level == 0);
+
+	LWLockAcquire(sdp_store->lock, LW_SHARED);
+	entry = sdp_store_lookup(&key, hash);
+	if (entry == NULL)
+	{
+		char	   *text;
+		int			len;
+
+		LWLockRelease(sdp_store->lock);
+		text = fallback_text(queryDesc, &len);
+		(void) sdp_store_create(&key, hash, text, len, GetDatabaseEncoding());
+		pfree(text);
+		LWLockAcquire(sdp_store->lock, LW_SHARED);
+		entry = sdp_store_lookup(&key, hash);
+	}
+	if (entry != NULL)
+	{
+		sdp_store_record(entry, elapsed_ms, queryDesc->estate->es_processed,
+						 &total->bufusage, &total->walusage);
+		/* the text of an entry never changes while the entry exists */
+		if (slow)
+		{
+			slow_text_len = entry->query_len;
+			slow_text = pnstrdup(entry->query, slow_text_len);
+		}
+	}
+	LWLockRelease(sdp_store->lock);
+
+	if (slow)
+	{
+		if (slow_text == NULL)
+			slow_text = fallback_text(queryDesc, &slow_text_len);
+		sdp_slow_capture(queryDesc, &key, elapsed_ms, slow_text, slow_text_len);
+		pfree(slow_text);
+	}
+}
+
+static void
+sdp_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (queryDesc->totaltime != NULL &&
+		queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+		tracking(nesting_level))
+		record_execution(queryDesc);
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+/*
+ * Utility statements are not profiled, but they open a frame: statements a
+ * DO block, CALL or CREATE TABLE AS runs are nested, not the client's.
+ */
+static void
+sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	bool		opens_frame = !(IsA(parsetree, ExecuteStmt) ||
+								IsA(parsetree, PrepareStmt) ||
+								IsA(parsetree, DeallocateStmt));
+
+	if (opens_frame)
+		nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (opens_frame)
+			nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+void
+sdp_hooks_install(void)
+{
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = sdp_post_parse_analyze;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = sdp_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = sdp_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = sdp_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = sdp_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = sdp_ProcessUtility;
+}

@@ -1,0 +1,399 @@
+/*-------------------------------------------------------------------------
+ *
+ * profiler_store.c
+ *	  The shared-memory table of per-query statistics behind sdp.query_stats:
+ *	  one entry per (user, database, query id, application, top-level flag),
+ *	  with its counters, latency histogram and normalized text.
+ *
+ *	  Memory: a fixed-size dynahash in the main shared memory segment, sized
+ *	  from smart_dairy_perf.max_queries and .max_query_text at server start.
+ *	  The normalized text is stored inside the entry (at most max_query_text
+ *	  bytes), so there is no external text file to grow or garbage-collect,
+ *	  and the memory used never changes after start.
+ *
+ *	  Locking rules:
+ *	  - sdp_store->lock (LWLock) protects membership of the hash table.
+ *	    Hold it shared to find an entry and update its counters; hold it
+ *	    exclusively to add, evict or remove entries.  Executions of known
+ *	    shapes therefore never take it exclusively.
+ *	  - entry->mutex (spinlock) protects the entry's counters and usage; it is
+ *	    held for a few dozen instructions while the counters are bumped.
+ *	  - sdp_store->generation is bumped, under the exclusive lock, every time
+ *	    entries are removed.  Each backend keeps a small direct-mapped cache of
+ *	    (key -> entry pointer) stamped with the generation it was filled at;
+ *	    a stamp equal to the current generation, read while holding the lock
+ *	    in any mode, proves the entry still exists.  That spares the hash
+ *	    probe on most executions and the whole lookup in post_parse_analyze.
+ *	  - sdp_store->mutex protects stats_reset and median_usage.
+ *
+ *	  Eviction: when the table is full, the least-used 5 % of entries (by a
+ *	  call count that decays by 10 % at every eviction round) are removed and
+ *	  counted in sdp_store->evictions.  New entries start at the median usage
+ *	  so that a shape seen for the first time is not the next one evicted.
+ *
+ *	  Does not own: hooks (profiler_hooks.c), text normalization
+ *	  (normalize.c), the on-disk file (profiler_persist.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "profiler_store.h"
+#include "sdp_config.h"
+
+#define EVICT_FRACTION		0.05
+#define EVICT_MIN			10
+#define USAGE_DECAY			0.90
+#define USAGE_INITIAL		1.0
+
+#define LOCAL_CACHE_SIZE	256 /* power of two */
+
+typedef struct LocalCacheSlot
+{
+	uint64		generation;		/* 0: empty (generations start at 1) */
+	uint32		hash;
+	SdpEntryKey key;
+	SdpEntry   *entry;
+} LocalCacheSlot;
+
+SdpStoreShared *sdp_store = NULL;
+HTAB	   *sdp_store_hash = NULL;
+
+static LocalCacheSlot local_cache[LOCAL_CACHE_SIZE];
+
+/* application_name as last seen by this backend, and its hash */
+static char cached_appname[NAMEDATALEN];
+static uint64 cached_appid = 0;
+static bool cached_app_valid = false;
+
+Size
+sdp_store_entry_size(void)
+{
+	return MAXALIGN(offsetof(SdpEntry, query) + sdp_max_query_text + 1);
+}
+
+Size
+sdp_store_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(SdpStoreShared)),
+					hash_estimate_size(sdp_max_queries, sdp_store_entry_size()));
+}
+
+/* Called from shmem_startup_hook in every process that attaches. */
+void
+sdp_store_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	sdp_store = ShmemInitStruct("smart_dairy_perf store",
+								sizeof(SdpStoreShared), &found);
+	if (!found)
+	{
+		sdp_store->lock = &(GetNamedLWLockTranche("smart_dairy_perf"))[0].lock;
+		pg_atomic_init_u64(&sdp_store->generation, 1);
+		pg_atomic_init_u64(&sdp_store->evictions, 0);
+		SpinLockInit(&sdp_store->mutex);
+		sdp_store->stats_reset = GetCurrentTimestamp();
+		sdp_store->median_usage = USAGE_INITIAL;
+	}
+
+	info.keysize = sizeof(SdpEntryKey);
+	info.entrysize = sdp_store_entry_size();
+	sdp_store_hash = ShmemInitHash("smart_dairy_perf queries",
+								   sdp_max_queries, sdp_max_queries,
+								   &info, HASH_ELEM | HASH_BLOBS);
+}
+
+/* Error for SQL functions called when the library was not preloaded. */
+void
+sdp_store_check_loaded(void)
+{
+	if (sdp_store == NULL || sdp_store_hash == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("smart_dairy_perf must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add smart_dairy_perf to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * The application_name this backend runs under, and its 64-bit hash.  The
+ * hash is recomputed only when the name changes.
+ */
+static uint64
+current_appid(void)
+{
+	const char *app = application_name ? application_name : "";
+
+	if (!cached_app_valid || strncmp(app, cached_appname, NAMEDATALEN - 1) != 0)
+	{
+		strlcpy(cached_appname, app, NAMEDATALEN);
+		cached_appid = hash_bytes_extended((const unsigned char *) cached_appname,
+										   strlen(cached_appname), 0);
+		cached_app_valid = true;
+	}
+	return cached_appid;
+}
+
+const char *
+sdp_store_current_appname(void)
+{
+	(void) current_appid();
+	return cached_appname;
+}
+
+/* Build a key (padding zeroed) and return its hash in sdp_store_hash. */
+uint32
+sdp_store_make_key(SdpEntryKey *key, Oid userid, Oid dbid, uint64 queryid,
+				   bool toplevel)
+{
+	memset(key, 0, sizeof(SdpEntryKey));
+	key->userid = userid;
+	key->dbid = dbid;
+	key->queryid = queryid;
+	key->appid = current_appid();
+	key->toplevel = toplevel;
+	return get_hash_value(sdp_store_hash, key);
+}
+
+static inline LocalCacheSlot *
+cache_slot(uint32 hash)
+{
+	return &local_cache[hash & (LOCAL_CACHE_SIZE - 1)];
+}
+
+static inline void
+cache_remember(const SdpEntryKey *key, uint32 hash, SdpEntry *entry)
+{
+	LocalCacheSlot *slot = cache_slot(hash);
+
+	slot->generation = pg_atomic_read_u64(&sdp_store->generation);
+	slot->hash = hash;
+	slot->key = *key;
+	slot->entry = entry;
+}
+
+/*
+ * Does this backend know the entry exists?  No lock: a stale "yes" only
+ * means the executor end creates the entry again (see profiler_hooks.c).
+ */
+bool
+sdp_store_is_cached(const SdpEntryKey *key, uint32 hash)
+{
+	LocalCacheSlot *slot = cache_slot(hash);
+
+	return slot->hash == hash &&
+		slot->generation == pg_atomic_read_u64(&sdp_store->generation) &&
+		memcmp(&slot->key, key, sizeof(SdpEntryKey)) == 0;
+}
+
+/* Find an entry.  Caller holds sdp_store->lock in any mode. */
+SdpEntry *
+sdp_store_lookup(const SdpEntryKey *key, uint32 hash)
+{
+	SdpEntry   *entry;
+
+	if (sdp_store_is_cached(key, hash))
+		return cache_slot(hash)->entry;
+
+	entry = (SdpEntry *) hash_search_with_hash_value(sdp_store_hash, key, hash,
+													 HASH_FIND, NULL);
+	if (entry != NULL)
+		cache_remember(key, hash, entry);
+	return entry;
+}
+
+/* Add one execution to an entry.  Caller holds sdp_store->lock shared. */
+void
+sdp_store_record(SdpEntry *entry, double elapsed_ms, uint64 rows,
+				 const BufferUsage *bufusage, const WalUsage *walusage)
+{
+	int			bucket = sdp_histogram_bucket(elapsed_ms);
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	SdpCounters *c = &entry->counters;
+	double		old_mean;
+
+	SpinLockAcquire(&entry->mutex);
+
+	c->calls++;
+	old_mean = c->mean_time;
+	c->mean_time += (elapsed_ms - old_mean) / c->calls;
+	c->sum_var_time += (elapsed_ms - old_mean) * (elapsed_ms - c->mean_time);
+	if (c->calls == 1 || elapsed_ms < c->min_time)
+		c->min_time = elapsed_ms;
+	if (c->calls == 1 || elapsed_ms > c->max_time)
+		c->max_time = elapsed_ms;
+	c->total_time += elapsed_ms;
+	c->rows += rows;
+	c->histogram.counts[bucket]++;
+	c->last_seen = now;
+
+	c->shared_blks_hit += bufusage->shared_blks_hit;
+	c->shared_blks_read += bufusage->shared_blks_read;
+	c->shared_blks_dirtied += bufusage->shared_blks_dirtied;
+	c->shared_blks_written += bufusage->shared_blks_written;
+	c->local_blks_hit += bufusage->local_blks_hit;
+	c->local_blks_read += bufusage->local_blks_read;
+	c->local_blks_dirtied += bufusage->local_blks_dirtied;
+	c->local_blks_written += bufusage->local_blks_written;
+	c->temp_blks_read += bufusage->temp_blks_read;
+	c->temp_blks_written += bufusage->temp_blks_written;
+	c->blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->blk_read_time);
+	c->blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->blk_write_time);
+	c->wal_records += walusage->wal_records;
+	c->wal_fpi += walusage->wal_fpi;
+	c->wal_bytes += walusage->wal_bytes;
+
+	entry->usage += 1.0;
+
+	SpinLockRelease(&entry->mutex);
+}
+
+static int
+compare_usage(const void *a, const void *b)
+{
+	double		ua = (*(SdpEntry *const *) a)->usage;
+	double		ub = (*(SdpEntry *const *) b)->usage;
+
+	return (ua > ub) - (ua < ub);
+}
+
+/*
+ * Remove the least-used entries.  Caller holds sdp_store->lock exclusively.
+ * Usage of the survivors decays, so that a shape that was hot long ago
+ * eventually makes room.
+ */
+static void
+evict_least_used(void)
+{
+	HASH_SEQ_STATUS scan;
+	SdpEntry  **entries;
+	SdpEntry   *entry;
+	long		n = 0;
+	long		nvictims;
+	long		total = hash_get_num_entries(sdp_store_hash);
+
+	/* we are inside a user's query: running out of memory skips eviction */
+	entries = palloc_extended(sizeof(SdpEntry *) * Max(total, 1),
+							  MCXT_ALLOC_NO_OOM);
+	if (entries == NULL)
+		return;
+	hash_seq_init(&scan, sdp_store_hash);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		entry->usage *= USAGE_DECAY;
+		entries[n++] = entry;
+	}
+	qsort(entries, n, sizeof(SdpEntry *), compare_usage);
+
+	nvictims = Min(n, Max((long) (n * EVICT_FRACTION), EVICT_MIN));
+
+	SpinLockAcquire(&sdp_store->mutex);
+	sdp_store->median_usage = n > 0 ? entries[n / 2]->usage : USAGE_INITIAL;
+	SpinLockRelease(&sdp_store->mutex);
+
+	for (long i = 0; i < nvictims; i++)
+		hash_search(sdp_store_hash, &entries[i]->key, HASH_REMOVE, NULL);
+
+	pg_atomic_fetch_add_u64(&sdp_store->generation, 1);
+	pg_atomic_fetch_add_u64(&sdp_store->evictions, nvictims);
+	pfree(entries);
+}
+
+/*
+ * Make sure an entry exists for key, with the given text if it is new.
+ * Takes and releases sdp_store->lock exclusively: only new shapes come here.
+ * Returns NULL if no entry could be made (never an error: the caller is
+ * inside a user's query).
+ */
+SdpEntry *
+sdp_store_create(const SdpEntryKey *key, uint32 hash, const char *query,
+				 int query_len, int encoding)
+{
+	SdpEntry   *entry;
+	bool		found;
+
+	LWLockAcquire(sdp_store->lock, LW_EXCLUSIVE);
+
+	entry = (SdpEntry *) hash_search_with_hash_value(sdp_store_hash, key, hash,
+													 HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		if (hash_get_num_entries(sdp_store_hash) >= sdp_max_queries)
+			evict_least_used();
+
+		entry = (SdpEntry *) hash_search_with_hash_value(sdp_store_hash, key,
+														 hash, HASH_ENTER_NULL,
+														 &found);
+		if (entry != NULL && !found)
+		{
+			TimestampTz now = GetCurrentStatementStartTimestamp();
+
+			SpinLockInit(&entry->mutex);
+			memset(&entry->counters, 0, sizeof(SdpCounters));
+			entry->counters.first_seen = now;
+			entry->counters.last_seen = now;
+			SpinLockAcquire(&sdp_store->mutex);
+			entry->usage = sdp_store->median_usage;
+			SpinLockRelease(&sdp_store->mutex);
+			strlcpy(entry->appname, sdp_store_current_appname(), NAMEDATALEN);
+			entry->encoding = encoding;
+			entry->query_len = Min(query_len, sdp_max_query_text);
+			memcpy(entry->query, query, entry->query_len);
+			entry->query[entry->query_len] = '\0';
+		}
+	}
+	if (entry != NULL)
+		cache_remember(key, hash, entry);
+
+	LWLockRelease(sdp_store->lock);
+	return entry;
+}
+
+/*
+ * Remove the entries matching the given user, database and query id (0
+ * matches any).  With all three 0 everything goes and the reset time moves.
+ * Returns the number of entries removed.
+ */
+int64
+sdp_store_reset(Oid userid, Oid dbid, uint64 queryid)
+{
+	HASH_SEQ_STATUS scan;
+	SdpEntry   *entry;
+	int64		removed = 0;
+	bool		everything = (userid == InvalidOid && dbid == InvalidOid &&
+							  queryid == 0);
+
+	LWLockAcquire(sdp_store->lock, LW_EXCLUSIVE);
+
+	hash_seq_init(&scan, sdp_store_hash);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		if ((userid == InvalidOid || entry->key.userid == userid) &&
+			(dbid == InvalidOid || entry->key.dbid == dbid) &&
+			(queryid == 0 || entry->key.queryid == queryid))
+		{
+			hash_search(sdp_store_hash, &entry->key, HASH_REMOVE, NULL);
+			removed++;
+		}
+	}
+	pg_atomic_fetch_add_u64(&sdp_store->generation, 1);
+
+	if (everything)
+	{
+		pg_atomic_write_u64(&sdp_store->evictions, 0);
+		SpinLockAcquire(&sdp_store->mutex);
+		sdp_store->stats_reset = GetCurrentTimestamp();
+		sdp_store->median_usage = USAGE_INITIAL;
+		SpinLockRelease(&sdp_store->mutex);
+	}
+
+	LWLockRelease(sdp_store->lock);
+	return removed;
+}

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * sdp_config.h
+ *	  The configuration (GUC) variables of smart_dairy_perf.  They are
+ *	  defined and registered in smart_dairy_perf.c; every other module reads
+ *	  them through this header.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SDP_CONFIG_H
+#define SDP_CONFIG_H
+
+typedef enum SdpTrackLevel
+{
+	SDP_TRACK_NONE,				/* profile nothing */
+	SDP_TRACK_TOP,				/* only statements sent by clients */
+	SDP_TRACK_ALL				/* also statements run inside functions */
+} SdpTrackLevel;
+
+typedef enum SdpPlanCapture
+{
+	SDP_PLAN_OFF,				/* slow queries are kept without a plan */
+	SDP_PLAN_SLOW,				/* plan text (estimates only) of slow queries */
+	SDP_PLAN_SLOW_ANALYZE		/* plan with actual rows, sampled */
+} SdpPlanCapture;
+
+extern bool sdp_enabled;
+extern int	sdp_track;
+extern int	sdp_max_queries;
+extern int	sdp_max_query_text;
+extern int	sdp_slow_query_ms;
+extern int	sdp_max_slow_queries;
+extern int	sdp_max_plan_text;
+extern int	sdp_plan_capture;
+extern double sdp_plan_sample_rate;
+extern bool sdp_save;
+
+#endif							/* SDP_CONFIG_H */

@@ -1,0 +1,294 @@
+/*-------------------------------------------------------------------------
+ *
+ * slow_queries.c
+ *	  The ring of slow executions behind sdp.slow_queries: each execution
+ *	  slower than smart_dairy_perf.slow_query_ms is kept with its time,
+ *	  duration, user, database, application, query id, normalized text and,
+ *	  depending on smart_dairy_perf.plan_capture, its plan.
+ *
+ *	  Memory: max_slow_queries fixed-size records in shared memory, each with
+ *	  room for max_query_text bytes of text and max_plan_text bytes of plan.
+ *	  The oldest record is overwritten when the ring is full.
+ *
+ *	  Locking: ring->lock (LWLock) exclusively to write a record, shared to
+ *	  read them.  Only slow executions write, so the hot path never takes it.
+ *
+ *	  Plans: with plan_capture = slow the plan is printed from the executed
+ *	  plan tree at ExecutorEnd (estimates only, no extra cost before the
+ *	  statement is known to be slow).  With slow_analyze, profiler_hooks.c
+ *	  asks for per-node row counts (no timing) for a sampled fraction of
+ *	  statements, and the plan shows actual rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/explain.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "sdp_config.h"
+#include "slow_queries.h"
+
+typedef struct SlowRecord
+{
+	uint64		seq;			/* 0: never written or cleared */
+	TimestampTz executed_at;
+	double		duration_ms;
+	int64		rows;
+	Oid			userid;
+	Oid			dbid;
+	uint64		queryid;
+	bool		toplevel;
+	bool		plan_analyzed;
+	char		appname[NAMEDATALEN];
+	int			query_len;
+	int			plan_len;		/* -1: no plan */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* query, NUL, plan, NUL */
+} SlowRecord;
+
+typedef struct SlowRing
+{
+	LWLock	   *lock;
+	uint64		next_seq;		/* seq of the next record written; from 1 */
+	char		records[FLEXIBLE_ARRAY_MEMBER];
+} SlowRing;
+
+static SlowRing *ring = NULL;
+
+static Size
+record_size(void)
+{
+	return MAXALIGN(offsetof(SlowRecord, data) +
+					sdp_max_query_text + 1 + sdp_max_plan_text + 1);
+}
+
+static inline SlowRecord *
+record_at(int slot)
+{
+	return (SlowRecord *) (ring->records + (Size) slot * record_size());
+}
+
+Size
+sdp_slow_shmem_size(void)
+{
+	return add_size(MAXALIGN(offsetof(SlowRing, records)),
+					mul_size(sdp_max_slow_queries, record_size()));
+}
+
+void
+sdp_slow_shmem_startup(void)
+{
+	bool		found;
+
+	ring = ShmemInitStruct("smart_dairy_perf slow queries",
+						   sdp_slow_shmem_size(), &found);
+	if (!found)
+	{
+		ring->lock = &(GetNamedLWLockTranche("smart_dairy_perf"))[1].lock;
+		ring->next_seq = 1;
+		for (int i = 0; i < sdp_max_slow_queries; i++)
+			record_at(i)->seq = 0;
+	}
+}
+
+/*
+ * EXPLAIN text of the statement that is ending, or NULL.  Errors are caught
+ * and dropped: a plan we cannot print must not fail the user's statement.
+ * A cancel or shutdown request is re-thrown, never swallowed.
+ */
+static char *
+explain_plan(QueryDesc *queryDesc, bool *analyzed)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	MemoryContext plan_cxt;
+	char	   *plan = NULL;
+
+	*analyzed = (queryDesc->instrument_options & INSTRUMENT_ROWS) != 0 &&
+		queryDesc->planstate != NULL && queryDesc->planstate->instrument != NULL;
+
+	plan_cxt = AllocSetContextCreate(caller_cxt, "smart_dairy_perf plan",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(plan_cxt);
+	PG_TRY();
+	{
+		ExplainState *es = NewExplainState();
+
+		es->format = EXPLAIN_FORMAT_TEXT;
+		es->costs = true;
+		es->analyze = *analyzed;
+		es->timing = *analyzed &&
+			(queryDesc->instrument_options & INSTRUMENT_TIMER) != 0;
+		ExplainBeginOutput(es);
+		ExplainPrintPlan(es, queryDesc);
+		ExplainEndOutput(es);
+		/* drop the trailing newline */
+		if (es->str->len > 0 && es->str->data[es->str->len - 1] == '\n')
+			es->str->data[--es->str->len] = '\0';
+		MemoryContextSwitchTo(caller_cxt);
+		plan = pstrdup(es->str->data);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller_cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		plan = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller_cxt);
+	MemoryContextDelete(plan_cxt);
+	return plan;
+}
+
+void
+sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
+				 double elapsed_ms, const char *query, int query_len)
+{
+	char	   *plan = NULL;
+	bool		analyzed = false;
+	int			plan_len = -1;
+	SlowRecord *rec;
+
+	if (ring == NULL || sdp_max_slow_queries <= 0)
+		return;
+
+	if (sdp_plan_capture != SDP_PLAN_OFF)
+		plan = explain_plan(queryDesc, &analyzed);
+	if (plan != NULL)
+	{
+		plan_len = strlen(plan);
+		if (plan_len > sdp_max_plan_text)
+			plan_len = pg_mbcliplen(plan, plan_len, sdp_max_plan_text);
+	}
+	query_len = Min(query_len, sdp_max_query_text);
+
+	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	rec = record_at((int) ((ring->next_seq - 1) % sdp_max_slow_queries));
+	rec->seq = ring->next_seq++;
+	rec->executed_at = GetCurrentStatementStartTimestamp();
+	rec->duration_ms = elapsed_ms;
+	rec->rows = (int64) queryDesc->estate->es_processed;
+	rec->userid = key->userid;
+	rec->dbid = key->dbid;
+	rec->queryid = key->queryid;
+	rec->toplevel = key->toplevel;
+	rec->plan_analyzed = analyzed;
+	strlcpy(rec->appname, sdp_store_current_appname(), NAMEDATALEN);
+	rec->query_len = query_len;
+	memcpy(rec->data, query, query_len);
+	rec->data[query_len] = '\0';
+	rec->plan_len = plan_len;
+	if (plan_len >= 0)
+	{
+		memcpy(rec->data + query_len + 1, plan, plan_len);
+		rec->data[query_len + 1 + plan_len] = '\0';
+	}
+	LWLockRelease(ring->lock);
+
+	if (plan != NULL)
+		pfree(plan);
+}
+
+/* Clear the records of one query id, or all of them (queryid 0). */
+void
+sdp_slow_reset(uint64 queryid)
+{
+	if (ring == NULL)
+		return;
+	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < sdp_max_slow_queries; i++)
+	{
+		SlowRecord *rec = record_at(i);
+
+		if (queryid == 0 || rec->queryid == queryid)
+			rec->seq = 0;
+	}
+	LWLockRelease(ring->lock);
+}
+
+uint64
+sdp_slow_captured_total(void)
+{
+	uint64		total;
+
+	if (ring == NULL)
+		return 0;
+	LWLockAcquire(ring->lock, LW_SHARED);
+	total = ring->next_seq - 1;
+	LWLockRelease(ring->lock);
+	return total;
+}
+
+#define SLOW_COLS 12
+
+/*
+ * Rows of sdp.slow_queries, newest first.  Texts and plans of other users'
+ * statements need pg_read_all_stats (plans show constants).
+ */
+void
+sdp_slow_fill_tuplestore(ReturnSetInfo *rsinfo, bool showtext)
+{
+	Oid			me = GetUserId();
+	bool		see_all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
+	int			n = sdp_max_slow_queries;
+	uint64		newest;
+
+	LWLockAcquire(ring->lock, LW_SHARED);
+	newest = ring->next_seq - 1;
+	for (int i = 0; i < n && (uint64) i < newest; i++)
+	{
+		SlowRecord *rec = record_at((int) ((newest - 1 - i) % n));
+		Datum		values[SLOW_COLS];
+		bool		nulls[SLOW_COLS];
+		bool		visible = see_all || rec->userid == me;
+		int			c = 0;
+
+		if (rec->seq == 0)
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+
+		values[c++] = TimestampTzGetDatum(rec->executed_at);
+		values[c++] = Float8GetDatum(rec->duration_ms);
+		values[c++] = ObjectIdGetDatum(rec->userid);
+		values[c++] = ObjectIdGetDatum(rec->dbid);
+		values[c++] = CStringGetTextDatum(rec->appname);
+		values[c++] = BoolGetDatum(rec->toplevel);
+		if (visible)
+			values[c++] = Int64GetDatumFast((int64) rec->queryid);
+		else
+			nulls[c++] = true;
+		values[c++] = Int64GetDatumFast(rec->rows);
+		if (!showtext)
+			nulls[c++] = true;
+		else if (visible)
+			values[c++] = CStringGetTextDatum(rec->data);
+		else
+			values[c++] = CStringGetTextDatum("<insufficient privilege>");
+		if (!showtext || rec->plan_len < 0)
+			nulls[c++] = true;
+		else if (visible)
+			values[c++] = CStringGetTextDatum(rec->data + rec->query_len + 1);
+		else
+			values[c++] = CStringGetTextDatum("<insufficient privilege>");
+		values[c++] = BoolGetDatum(rec->plan_analyzed);
+		values[c++] = Int64GetDatumFast((int64) rec->seq);
+		Assert(c == SLOW_COLS);
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(ring->lock);
+}

@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ *
+ * smart_dairy_perf.c
+ *	  Module entry point.  _PG_init only registers: configuration variables,
+ *	  the shared memory request and the hooks.  No work happens at load
+ *	  time.
+ *
+ *	  The library must be in shared_preload_libraries: its shared memory is
+ *	  sized once at server start.  Loaded any other way (for instance by
+ *	  CREATE EXTENSION in a server started without it), _PG_init registers
+ *	  nothing and every profiler function reports how to fix that
+ *	  (sdp_store_check_loaded()).
+ *
+ *	  Shared memory: the query table (profiler_store.c) and the slow-query
+ *	  ring (slow_queries.c), with one LWLock tranche "smart_dairy_perf" of two
+ *	  locks: [0] the query table, [1] the slow ring.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "profiler_hooks.h"
+#include "profiler_persist.h"
+#include "profiler_store.h"
+#include "sdp_config.h"
+#include "slow_queries.h"
+
+PG_MODULE_MAGIC;
+
+#define SDP_LWLOCKS 2
+
+bool		sdp_enabled = true;
+int			sdp_track = SDP_TRACK_TOP;
+int			sdp_max_queries = 5000;
+int			sdp_max_query_text = 1024;
+int			sdp_slow_query_ms = 1000;
+int			sdp_max_slow_queries = 200;
+int			sdp_max_plan_text = 8192;
+int			sdp_plan_capture = SDP_PLAN_SLOW;
+double		sdp_plan_sample_rate = 0.1;
+bool		sdp_save = true;
+
+static const struct config_enum_entry track_options[] = {
+	{"none", SDP_TRACK_NONE, false},
+	{"top", SDP_TRACK_TOP, false},
+	{"all", SDP_TRACK_ALL, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry plan_capture_options[] = {
+	{"off", SDP_PLAN_OFF, false},
+	{"slow", SDP_PLAN_SLOW, false},
+	{"slow_analyze", SDP_PLAN_SLOW_ANALYZE, false},
+	{NULL, 0, false}
+};
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+static void
+sdp_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	RequestAddinShmemSpace(add_size(sdp_store_shmem_size(),
+									sdp_slow_shmem_size()));
+	RequestNamedLWLockTranche("smart_dairy_perf", SDP_LWLOCKS);
+}
+
+static void
+sdp_shmem_startup(void)
+{
+	bool		first_attach;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	sdp_store_shmem_startup();
+	sdp_slow_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
+
+	/*
+	 * The postmaster (or a single-user backend) creates shared memory: it
+	 * restores the saved statistics and saves them when it exits.
+	 */
+	first_attach = !IsUnderPostmaster;
+	if (first_attach)
+	{
+		sdp_persist_load();
+		on_shmem_exit(sdp_persist_save, (Datum) 0);
+	}
+}
+
+static void
+define_gucs(void)
+{
+	DefineCustomBoolVariable("smart_dairy_perf.enabled",
+							 "Collect query statistics.",
+							 NULL, &sdp_enabled, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("smart_dairy_perf.track",
+							 "Which statements are profiled: none, top (sent by clients) or all (also inside functions).",
+							 NULL, &sdp_track, SDP_TRACK_TOP, track_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.max_queries",
+							"Number of query statistics entries kept in shared memory.",
+							NULL, &sdp_max_queries, 5000, 100, INT_MAX / 2,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.max_query_text",
+							"Longest normalized query text kept, in bytes.",
+							NULL, &sdp_max_query_text, 1024, 64, 65536,
+							PGC_POSTMASTER, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.slow_query_ms",
+							"Executions at least this long are kept in sdp.slow_queries; -1 disables.",
+							NULL, &sdp_slow_query_ms, 1000, -1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.max_slow_queries",
+							"Number of slow executions kept in shared memory.",
+							NULL, &sdp_max_slow_queries, 200, 0, 100000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.max_plan_text",
+							"Longest plan text kept for a slow execution, in bytes.",
+							NULL, &sdp_max_plan_text, 8192, 256, 1048576,
+							PGC_POSTMASTER, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomEnumVariable("smart_dairy_perf.plan_capture",
+							 "Plans kept with slow executions: off, slow (estimates) or slow_analyze (actual rows, sampled).",
+							 NULL, &sdp_plan_capture, SDP_PLAN_SLOW,
+							 plan_capture_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("smart_dairy_perf.plan_sample_rate",
+							 "Fraction of statements instrumented for actual row counts when plan_capture is slow_analyze.",
+							 NULL, &sdp_plan_sample_rate, 0.1, 0.0, 1.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.save",
+							 "Save query statistics across server shutdowns.",
+							 NULL, &sdp_save, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("smart_dairy_perf");
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	define_gucs();
+
+	/* have PostgreSQL compute query ids without compute_query_id = on */
+	EnableQueryId();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = sdp_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = sdp_shmem_startup;
+
+	sdp_hooks_install();
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Profiler overhead, side by side with pg_stat_statements, in one run.
+#
+# 1. Instructions per query (deterministic): callgrind counts a single-user
+#    backend (postgres --single) running N1 and then N2 point SELECTs;
+#    per-query cost = (Ir(N2) - Ir(N1)) / (N2 - N1), so start-up cancels out.
+# 2. pgbench -S -M prepared TPS, configurations interleaved round after
+#    round on one server data directory; medians and ratios.
+#
+#   test/bench/profiler_overhead.sh [ROUNDS] [SECONDS]
+#
+# Configurations: nothing preloaded; only the query id computed (the jumble
+# both tools need, as a reference); pg_stat_statements; smart_dairy_perf
+# with defaults (slow-query capture armed at 1 s, never triggered);
+# smart_dairy_perf with every statement captured as slow with its plan
+# (slow_query_ms = 0: the cost when capture fires); and with slow_analyze
+# instrumentation on every statement (plan_sample_rate = 1).
+
+source "$(dirname "$0")/../lib.sh"
+ROUNDS=${1:-5}
+SECONDS_PER_RUN=${2:-10}
+N1=${N1:-2000}
+N2=${N2:-6000}
+
+sdp_install_deps
+sdp_build_install
+
+declare -A CONF
+CONF[none]=""
+CONF[queryid]="-c compute_query_id=on"
+CONF[pgss]="-c shared_preload_libraries=pg_stat_statements"
+CONF[sdp]="-c shared_preload_libraries=smart_dairy_perf"
+CONF[sdp_capture]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.slow_query_ms=0 -c smart_dairy_perf.max_slow_queries=100"
+CONF[sdp_analyze]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.plan_capture=slow_analyze -c smart_dairy_perf.plan_sample_rate=1"
+ORDER=(none queryid pgss sdp sdp_capture sdp_analyze)
+
+sdp_start_cluster bench "shared_preload_libraries = ''"
+as_pg pgbench -i -q -s 10 postgres >/dev/null 2>&1
+sdp_stop_cluster
+OUT=$SDP_TMP/out
+mkdir -p "$OUT" && chown postgres: "$OUT"
+
+# the same pseudo-random keys for every configuration
+for n in $N1 $N2; do
+	awk -v n="$n" 'BEGIN { srand(42); for (i = 0; i < n; i++)
+		printf "SELECT abalance FROM pgbench_accounts WHERE aid = %d\n", 1 + int(rand() * 1000000) }' \
+		>"$OUT/q$n.sql"
+done
+
+instructions() {	# config n -> total Ir
+	local cfg=$1 n=$2 f="$OUT/cg.$1.$2"
+	# shellcheck disable=SC2086
+	as_pg valgrind --tool=callgrind --callgrind-out-file="$f" \
+		postgres --single -D "$SDP_DATA" -c port="$SDP_PORT" ${CONF[$cfg]} postgres \
+		<"$OUT/q$n.sql" >/dev/null 2>"$f.err"
+	sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$f" | head -1
+}
+
+log "callgrind: $N1 and $N2 point SELECTs per configuration"
+declare -A PERQ
+for cfg in "${ORDER[@]}"; do
+	a=$(instructions "$cfg" "$N1")
+	b=$(instructions "$cfg" "$N2")
+	PERQ[$cfg]=$(( (b - a) / (N2 - N1) ))
+done
+
+printf '\n%-14s %14s %14s %9s\n' config instr/query added added%
+for cfg in "${ORDER[@]}"; do
+	added=$(( PERQ[$cfg] - PERQ[none] ))
+	printf '%-14s %14d %14d %8.2f%%\n' "$cfg" "${PERQ[$cfg]}" "$added" \
+		"$(echo "100 * $added / ${PERQ[none]}" | bc -l)"
+done
+printf 'smart_dairy_perf (defaults) adds %.2fx what pg_stat_statements adds\n' \
+	"$(echo "(${PERQ[sdp]} - ${PERQ[none]}) / (${PERQ[pgss]} - ${PERQ[none]})" | bc -l)"
+printf 'beyond the query id: pg_stat_statements %d, smart_dairy_perf %d instructions per query\n' \
+	$(( PERQ[pgss] - PERQ[queryid] )) $(( PERQ[sdp] - PERQ[queryid] ))
+
+log "pgbench -S -M prepared, $ROUNDS rounds x ${SECONDS_PER_RUN}s per configuration, interleaved"
+declare -A TPS
+for ((r = 1; r <= ROUNDS; r++)); do
+	for cfg in none pgss sdp; do
+		# shellcheck disable=SC2086
+		as_pg pg_ctl -D "$SDP_DATA" -l "$SDP_TMP/server.log" -w -o "${CONF[$cfg]}" start >/dev/null
+		t=$(as_pg pgbench -n -S -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" postgres 2>/dev/null |
+			sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+		TPS[$cfg]="${TPS[$cfg]:-} $t"
+		as_pg pg_ctl -D "$SDP_DATA" -m fast -w stop >/dev/null
+	done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+printf '\n%-14s %12s %10s   rounds\n' config median_tps vs_none
+base=$(echo "${TPS[none]}" | median)
+for cfg in none pgss sdp; do
+	m=$(echo "${TPS[$cfg]}" | median)
+	printf '%-14s %12.1f %9.2f%%  %s\n' "$cfg" "$m" "$(echo "100 * $m / $base" | bc -l)" "${TPS[$cfg]}"
+done
+rm -rf "$SDP_TMP"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The main job (README, first command): install what is missing, build,
+# start a throwaway cluster with smart_dairy_perf preloaded, load the dairy
+# marketplace schema (~1.1 million rows), run a mixed workload from two
+# application pools, and print what the extension found.
+#
+#   test/demo.sh                 run it (about two minutes on 2 cores)
+#   DURATION=60 test/demo.sh     longer workload (seconds, default 20)
+#   KEEP=1 test/demo.sh          leave the cluster running afterwards
+
+source "$(dirname "$0")/lib.sh"
+cd "$SDP_ROOT"
+DURATION=${DURATION:-20}
+WL=$SDP_ROOT/test/workload
+
+sdp_install_deps
+sdp_build_install
+
+sdp_start_cluster demo \
+	"shared_buffers = 256MB" \
+	"max_connections = 50" \
+	"smart_dairy_perf.slow_query_ms = 40" \
+	"smart_dairy_perf.plan_capture = slow_analyze" \
+	"smart_dairy_perf.plan_sample_rate = 0.25"
+if [ -z "${KEEP:-}" ]; then
+	trap 'sdp_stop_cluster; rm -rf "$SDP_TMP"' EXIT
+fi
+
+as_pg createdb dairy
+export PGDATABASE=dairy
+sdp_psql -c 'CREATE EXTENSION smart_dairy_perf'
+start=$(date +%s)
+sdp_psql -f "$WL/schema.sql"
+log "dairy data loaded in $(( $(date +%s) - start ))s: $(sdp_psql -At -c "
+	SELECT sum(n_live_tup) FROM pg_stat_user_tables") rows"
+
+# the statistics start with the workload, not the load
+sdp_psql -At -c 'SELECT sdp.reset()' >/dev/null
+
+log "workload: ${DURATION}s, web_read pool (4 clients) + erp_write pool (2 clients)"
+cd "$WL/pgbench"
+as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$DURATION" \
+	-f browse.sql@20 -f my_orders.sql@3 -f login.sql@2 -f order_page.sql@4 \
+	-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
+web=$!
+as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$DURATION" \
+	-f checkout.sql@20 -f sales_report.sql@1 dairy >"$SDP_TMP/erp.log" 2>&1 &
+erp=$!
+wait $web || { cat "$SDP_TMP/web.log"; exit 1; }
+wait $erp || { cat "$SDP_TMP/erp.log"; exit 1; }
+cd "$SDP_ROOT"
+log "web_read: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log") tps," \
+	"erp_write: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log") tps"
+
+as_pg psql -X -q -f "$WL/findings.sql"
+
+if [ -n "${KEEP:-}" ]; then
+	log "cluster left running: psql -h $SDP_SOCK -p $SDP_PORT -U postgres dairy"
+	log "stop it with: runuser -u postgres -- pg_ctl -D $SDP_DATA stop"
+fi

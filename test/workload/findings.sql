@@ -1,0 +1,57 @@
+-- What smart_dairy_perf found, printed at the end of test/demo.sh.
+\pset footer off
+\pset null '-'
+
+\echo
+\echo '=== Profiler ======================================================='
+SELECT entries, evictions, slow_queries_captured,
+       pg_size_pretty(shared_memory_bytes) AS shared_memory,
+       round(100 * percentile_max_error) || ' %' AS percentile_error_bound
+  FROM sdp.profiler_info;
+
+\echo
+\echo '=== Top 10 queries by total time (all applications) ==============='
+SELECT calls,
+       round(total_exec_time::numeric, 1) AS total_ms,
+       round(mean_exec_time::numeric, 3) AS mean_ms,
+       round(p50_exec_time::numeric, 3) AS p50_ms,
+       round(p95_exec_time::numeric, 3) AS p95_ms,
+       round(p99_exec_time::numeric, 3) AS p99_ms,
+       round(max_exec_time::numeric, 3) AS max_ms,
+       shared_blks_hit + shared_blks_read AS blocks,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+  FROM sdp.query_totals
+ ORDER BY total_exec_time DESC
+ LIMIT 10;
+
+\echo
+\echo '=== Time by application (read and write pools) ===================='
+SELECT application_name, count(*) AS shapes, sum(calls) AS calls,
+       round(sum(total_exec_time)::numeric, 1) AS total_ms,
+       round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 3) AS mean_ms
+  FROM sdp.query_stats
+ GROUP BY application_name
+ ORDER BY total_ms DESC;
+
+\echo
+\echo '=== Slow queries (newest per shape, with plans) ===================='
+SELECT DISTINCT ON (queryid)
+       to_char(executed_at, 'HH24:MI:SS') AS at,
+       round(duration_ms::numeric, 1) AS ms,
+       application_name AS app,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS query
+  FROM sdp.slow_queries
+ ORDER BY queryid, executed_at DESC;
+
+\echo
+\echo '--- plans of the three slowest shapes (actual rows where sampled) ---'
+\pset format unaligned
+\pset tuples_only on
+SELECT format(E'\n# %s ms  %s\n%s', round(duration_ms::numeric, 1),
+              left(regexp_replace(query, '\s+', ' ', 'g'), 100), plan)
+  FROM (SELECT DISTINCT ON (queryid) * FROM sdp.slow_queries
+         ORDER BY queryid, plan_analyzed DESC, duration_ms DESC) s
+ ORDER BY duration_ms DESC
+ LIMIT 3;
+\pset tuples_only off
+\pset format aligned

@@ -7,7 +7,7 @@
 # 2. pgbench -S -M prepared TPS, configurations interleaved round after
 #    round on one server data directory; medians and ratios.
 #
-#   test/bench/profiler_overhead.sh [ROUNDS] [SECONDS]
+#   [N1=2000 N2=6000 CLIENTS=2] test/bench/profiler_overhead.sh [ROUNDS] [SECONDS]
 #
 # Configurations: nothing preloaded; only the query id computed (the jumble
 # both tools need, as a reference); pg_stat_statements; smart_dairy_perf
@@ -21,6 +21,7 @@ ROUNDS=${1:-5}
 SECONDS_PER_RUN=${2:-10}
 N1=${N1:-2000}
 N2=${N2:-6000}
+CLIENTS=${CLIENTS:-2}
 
 sdp_install_deps
 sdp_build_install
@@ -75,13 +76,13 @@ printf 'smart_dairy_perf (defaults) adds %.2fx what pg_stat_statements adds\n' \
 printf 'beyond the query id: pg_stat_statements %d, smart_dairy_perf %d instructions per query\n' \
 	$(( PERQ[pgss] - PERQ[queryid] )) $(( PERQ[sdp] - PERQ[queryid] ))
 
-log "pgbench -S -M prepared, $ROUNDS rounds x ${SECONDS_PER_RUN}s per configuration, interleaved"
+log "pgbench -S -M prepared -c $CLIENTS, $ROUNDS rounds x ${SECONDS_PER_RUN}s per configuration, interleaved"
 declare -A TPS
 for ((r = 1; r <= ROUNDS; r++)); do
 	for cfg in none pgss sdp; do
 		# shellcheck disable=SC2086
 		as_pg pg_ctl -D "$SDP_DATA" -l "$SDP_TMP/server.log" -w -o "${CONF[$cfg]}" start >/dev/null
-		t=$(as_pg pgbench -n -S -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" postgres 2>/dev/null |
+		t=$(as_pg pgbench -n -S -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER_RUN" postgres 2>/dev/null |
 			sed -n 's/^tps = \([0-9.]*\).*/\1/p')
 		TPS[$cfg]="${TPS[$cfg]:-} $t"
 		as_pg pg_ctl -D "$SDP_DATA" -m fast -w stop >/dev/null

@@ -10,7 +10,9 @@ OBJS         = src/smart_dairy_perf.o \
                src/profiler_persist.o \
                src/profiler_hooks.o \
                src/slow_queries.o \
-               src/profiler_sql.o
+               src/profiler_sql.o \
+               src/nplus1.o \
+               src/nplus1_store.o
 DATA         = smart_dairy_perf--1.0.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 

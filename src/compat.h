@@ -25,4 +25,11 @@
 #include "utils/queryjumble.h"
 #endif
 
+/* this backend's local transaction id */
+#if PG_VERSION_NUM >= 170000
+#define SDP_MY_LXID (MyProc->vxid.lxid)
+#else
+#define SDP_MY_LXID (MyProc->lxid)
+#endif
+
 #endif							/* SDP_COMPAT_H */

@@ -4,8 +4,8 @@
  *	  The query profiler's hooks: post_parse_analyze registers new query
  *	  shapes with their normalized text; ExecutorStart arms instrumentation;
  *	  ExecutorRun/Finish and ProcessUtility track the nesting level;
- *	  ExecutorEnd adds the execution to the statistics and hands slow ones to
- *	  slow_queries.c.  Every hook chains to the one installed before it.
+ *	  ExecutorEnd adds the execution to the statistics, hands slow ones to
+ *	  slow_queries.c and every statement to the N+1 detector (nplus1.c).  Every hook chains to the one installed before it.
  *
  *	  Hot-path rules (these hooks run inside every user query):
  *	  - no error is raised into the user's query: shared memory is fixed, the
@@ -38,6 +38,7 @@
 
 #include "compat.h"
 #include "normalize.h"
+#include "nplus1.h"
 #include "profiler_hooks.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
@@ -107,8 +108,10 @@ sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 static void
 sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	bool		track = tracking(nesting_level) &&
-		queryDesc->plannedstmt->queryId != UINT64CONST(0);
+	uint64		queryid = queryDesc->plannedstmt->queryId;
+	bool		track = tracking(nesting_level) && queryid != UINT64CONST(0);
+	bool		watch = sdp_nplus1_watching(nesting_level) &&
+		queryid != UINT64CONST(0);
 
 	/* decide once per top-level statement whether to capture actual rows */
 	if (nesting_level == 0)
@@ -126,8 +129,11 @@ sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
+	if (watch)
+		sdp_nplus1_statement_start(nesting_level, queryid);
+
 	/* time, buffers and WAL of the whole statement, across Run calls */
-	if (track && queryDesc->totaltime == NULL)
+	if ((track || watch) && queryDesc->totaltime == NULL)
 	{
 		MemoryContext oldcxt;
 
@@ -194,20 +200,17 @@ fallback_text(QueryDesc *queryDesc, int *len)
 }
 
 static void
-record_execution(QueryDesc *queryDesc)
+record_execution(QueryDesc *queryDesc, double elapsed_ms)
 {
 	uint64		queryid = queryDesc->plannedstmt->queryId;
 	Instrumentation *total = queryDesc->totaltime;
 	SdpEntryKey key;
 	uint32		hash;
 	SdpEntry   *entry;
-	double		elapsed_ms;
 	bool		slow;
 	char	   *slow_text = NULL;
 	int			slow_text_len = 0;
 
-	InstrEndLoop(total);
-	elapsed_ms = total->total * 1000.0;
 	slow = sdp_slow_query_ms >= 0 && elapsed_ms >= sdp_slow_query_ms;
 
 	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, queryid,
@@ -253,9 +256,23 @@ static void
 sdp_ExecutorEnd(QueryDesc *queryDesc)
 {
 	if (queryDesc->totaltime != NULL &&
-		queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
-		tracking(nesting_level))
-		record_execution(queryDesc);
+		queryDesc->plannedstmt->queryId != UINT64CONST(0))
+	{
+		bool		track = tracking(nesting_level);
+		bool		watch = sdp_nplus1_watching(nesting_level);
+
+		if (track || watch)
+		{
+			double		elapsed_ms;
+
+			InstrEndLoop(queryDesc->totaltime);
+			elapsed_ms = queryDesc->totaltime->total * 1000.0;
+			if (track)
+				record_execution(queryDesc, elapsed_ms);
+			if (watch)
+				sdp_nplus1_statement_end(queryDesc, nesting_level, elapsed_ms);
+		}
+	}
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -279,7 +296,11 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								IsA(parsetree, DeallocateStmt));
 
 	if (opens_frame)
+	{
+		if (sdp_nplus1_watching(nesting_level))
+			sdp_nplus1_statement_start(nesting_level, pstmt->queryId);
 		nesting_level++;
+	}
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)

@@ -9,7 +9,8 @@
  *	  since counters from before a crash cannot be trusted to be complete.
  *
  *	  File layout: a header (magic, format version, the sizes that shape an
- *	  entry), the entries, and the magic again as a trailer.  A missing file
+ *	  entry), the query entries, the N+1 patterns, and the magic again as a
+ *	  trailer.  A missing file
  *	  is a normal empty start; a truncated file, a foreign version or any
  *	  read error gives one LOG line and an empty start, never a failed start.
  *
@@ -26,6 +27,7 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 
+#include "nplus1.h"
 #include "profiler_persist.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
@@ -41,9 +43,21 @@ typedef struct PersistHeader
 	uint32		counters_size;
 	uint32		hist_buckets;
 	int64		nentries;
+	int64		npatterns;
 	TimestampTz stats_reset;
 	uint64		evictions;
 } PersistHeader;
+
+/* What is stored of an N+1 pattern, apart from its texts. */
+typedef struct PersistPattern
+{
+	SdpPatternKey key;
+	SdpPatternCounters counters;
+	char		appname[NAMEDATALEN];
+	int32		kind;
+	int32		query_len;
+	int32		parent_len;		/* -1: none */
+} PersistPattern;
 
 /* What is stored of an entry, apart from its text. */
 typedef struct PersistEntry
@@ -81,6 +95,7 @@ sdp_persist_save(int code, Datum arg)
 	header.counters_size = sizeof(SdpCounters);
 	header.hist_buckets = SDP_HIST_BUCKETS;
 	header.nentries = hash_get_num_entries(sdp_store_hash);
+	header.npatterns = hash_get_num_entries(sdp_nplus1_table());
 	header.stats_reset = sdp_store->stats_reset;
 	header.evictions = pg_atomic_read_u64(&sdp_store->evictions);
 	if (fwrite(&header, sizeof(header), 1, file) != 1)
@@ -106,6 +121,33 @@ sdp_persist_save(int code, Datum arg)
 		}
 	}
 
+	hash_seq_init(&scan, sdp_nplus1_table());
+	{
+		SdpPattern *p;
+
+		while ((p = hash_seq_search(&scan)) != NULL)
+		{
+			PersistPattern pp;
+			int			parent_bytes = Max(p->parent_len, 0);
+
+			memset(&pp, 0, sizeof(pp));
+			pp.key = p->key;
+			pp.counters = p->counters;
+			memcpy(pp.appname, p->appname, NAMEDATALEN);
+			pp.kind = p->kind;
+			pp.query_len = p->query_len;
+			pp.parent_len = p->parent_len;
+			if (fwrite(&pp, sizeof(pp), 1, file) != 1 ||
+				fwrite(p->text, 1, pp.query_len, file) != (size_t) pp.query_len ||
+				fwrite(p->text + p->query_len + 1, 1, parent_bytes, file) !=
+				(size_t) parent_bytes)
+			{
+				hash_seq_term(&scan);
+				goto error;
+			}
+		}
+	}
+
 	if (fwrite(&magic, sizeof(magic), 1, file) != 1)
 		goto error;
 	if (FreeFile(file))
@@ -126,7 +168,7 @@ error:
 	unlink(tmpfile);
 }
 
-/* Remove whatever a partial load put in the table. */
+/* Remove whatever a partial load put in the tables. */
 static void
 discard_loaded(void)
 {
@@ -136,6 +178,51 @@ discard_loaded(void)
 	hash_seq_init(&scan, sdp_store_hash);
 	while ((entry = hash_seq_search(&scan)) != NULL)
 		hash_search(sdp_store_hash, &entry->key, HASH_REMOVE, NULL);
+	sdp_nplus1_reset(0);
+}
+
+/*
+ * Read one saved text of len bytes into buf (room for max bytes), skipping
+ * what does not fit.  Returns the bytes kept, or -1 on a short read.
+ */
+static int
+read_text(FILE *file, char *buf, int len, int max)
+{
+	int			keep = Min(len, max);
+
+	if (len < 0 || len > 1024 * 1024 ||
+		fread(buf, 1, keep, file) != (size_t) keep ||
+		fseeko(file, len - keep, SEEK_CUR) != 0)
+		return -1;
+	return keep;
+}
+
+static const char *
+load_patterns(FILE *file, int64 npatterns, char *text, char *parent)
+{
+	for (int64 i = 0; i < npatterns; i++)
+	{
+		PersistPattern pp;
+		int			qlen;
+		int			plen = -1;
+
+		if (fread(&pp, sizeof(pp), 1, file) != 1)
+			return "the file is truncated";
+		qlen = read_text(file, text, pp.query_len, sdp_max_query_text);
+		if (qlen < 0)
+			return "the file is truncated";
+		if (pp.parent_len >= 0)
+		{
+			plen = read_text(file, parent, pp.parent_len, sdp_max_query_text);
+			if (plen < 0)
+				return "the file is truncated";
+		}
+		pp.appname[NAMEDATALEN - 1] = '\0';
+		(void) sdp_nplus1_restore(&pp.key, (char) pp.kind, &pp.counters,
+								  pp.appname, text, qlen,
+								  plen >= 0 ? parent : NULL, plen);
+	}
+	return NULL;
 }
 
 void
@@ -144,6 +231,7 @@ sdp_persist_load(void)
 	FILE	   *file;
 	PersistHeader header;
 	char	   *text = NULL;
+	char	   *parent = NULL;
 	int64		loaded = 0;
 	uint32		trailer;
 	const char *problem = NULL;
@@ -168,11 +256,14 @@ sdp_persist_load(void)
 			 header.counters_size != sizeof(SdpCounters) ||
 			 header.hist_buckets != SDP_HIST_BUCKETS)
 		problem = "the file was written by another version of smart_dairy_perf";
-	else if (header.nentries < 0)
+	else if (header.nentries < 0 || header.npatterns < 0)
 		problem = "the file is corrupt";
 
 	if (problem == NULL)
+	{
 		text = palloc(sdp_max_query_text + 1);
+		parent = palloc(sdp_max_query_text + 1);
+	}
 
 	for (int64 i = 0; problem == NULL && i < header.nentries; i++)
 	{
@@ -218,6 +309,9 @@ sdp_persist_load(void)
 		loaded++;
 	}
 
+	if (problem == NULL)
+		problem = load_patterns(file, header.npatterns, text, parent);
+
 	if (problem == NULL &&
 		(fread(&trailer, sizeof(trailer), 1, file) != 1 ||
 		 trailer != SDP_FILE_MAGIC))
@@ -227,6 +321,8 @@ sdp_persist_load(void)
 	unlink(SDP_STATS_FILE);
 	if (text)
 		pfree(text);
+	if (parent)
+		pfree(parent);
 
 	if (problem != NULL)
 	{
@@ -241,6 +337,6 @@ sdp_persist_load(void)
 	sdp_store->stats_reset = header.stats_reset;
 	pg_atomic_write_u64(&sdp_store->evictions, header.evictions);
 	ereport(LOG,
-			(errmsg("smart_dairy_perf: restored statistics of %lld queries",
-					(long long) loaded)));
+			(errmsg("smart_dairy_perf: restored statistics of %lld queries and %lld N+1 patterns",
+					(long long) loaded, (long long) header.npatterns)));
 }

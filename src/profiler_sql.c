@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 
 #include "histogram.h"
+#include "nplus1.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
 #include "slow_queries.h"
@@ -317,7 +318,7 @@ sdp_profiler_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/* sdp.reset(): forget all statistics and slow queries */
+/* sdp.reset(): forget all statistics, slow queries and N+1 patterns */
 Datum
 sdp_reset_all(PG_FUNCTION_ARGS)
 {
@@ -326,6 +327,7 @@ sdp_reset_all(PG_FUNCTION_ARGS)
 	sdp_store_check_loaded();
 	removed = sdp_store_reset(InvalidOid, InvalidOid, 0);
 	sdp_slow_reset(0);
+	sdp_nplus1_reset(0);
 	PG_RETURN_INT64(removed);
 }
 
@@ -344,5 +346,6 @@ sdp_reset_query(PG_FUNCTION_ARGS)
 				 errhint("Use sdp.reset() without an argument to reset everything.")));
 	removed = sdp_store_reset(InvalidOid, InvalidOid, (uint64) queryid);
 	sdp_slow_reset((uint64) queryid);
+	sdp_nplus1_reset((uint64) queryid);
 	PG_RETURN_INT64(removed);
 }

@@ -34,5 +34,11 @@ extern int	sdp_max_plan_text;
 extern int	sdp_plan_capture;
 extern double sdp_plan_sample_rate;
 extern bool sdp_save;
+extern bool sdp_nplus1_detection;
+extern int	sdp_nplus1_min_repeats;
+extern int	sdp_nplus1_max_gap_ms;
+extern bool sdp_nplus1_log;
+extern int	sdp_max_nplus1_patterns;
+extern char *sdp_request_id;
 
 #endif							/* SDP_CONFIG_H */

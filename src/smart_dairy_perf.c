@@ -11,9 +11,10 @@
  *	  nothing and every profiler function reports how to fix that
  *	  (sdp_store_check_loaded()).
  *
- *	  Shared memory: the query table (profiler_store.c) and the slow-query
- *	  ring (slow_queries.c), with one LWLock tranche "smart_dairy_perf" of two
- *	  locks: [0] the query table, [1] the slow ring.
+ *	  Shared memory: the query table (profiler_store.c), the slow-query ring
+ *	  (slow_queries.c) and the N+1 patterns (nplus1_store.c), with one LWLock
+ *	  tranche "smart_dairy_perf" of three locks: [0] the query table, [1] the
+ *	  slow ring, [2] the N+1 patterns.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +26,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "nplus1.h"
 #include "profiler_hooks.h"
 #include "profiler_persist.h"
 #include "profiler_store.h"
@@ -33,7 +35,7 @@
 
 PG_MODULE_MAGIC;
 
-#define SDP_LWLOCKS 2
+#define SDP_LWLOCKS 3
 
 bool		sdp_enabled = true;
 int			sdp_track = SDP_TRACK_TOP;
@@ -45,6 +47,12 @@ int			sdp_max_plan_text = 8192;
 int			sdp_plan_capture = SDP_PLAN_SLOW;
 double		sdp_plan_sample_rate = 0.1;
 bool		sdp_save = true;
+bool		sdp_nplus1_detection = true;
+int			sdp_nplus1_min_repeats = 10;
+int			sdp_nplus1_max_gap_ms = 10;
+bool		sdp_nplus1_log = false;
+int			sdp_max_nplus1_patterns = 200;
+char	   *sdp_request_id = NULL;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", SDP_TRACK_NONE, false},
@@ -71,8 +79,9 @@ sdp_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 
-	RequestAddinShmemSpace(add_size(sdp_store_shmem_size(),
-									sdp_slow_shmem_size()));
+	RequestAddinShmemSpace(add_size(add_size(sdp_store_shmem_size(),
+											 sdp_slow_shmem_size()),
+									sdp_nplus1_shmem_size()));
 	RequestNamedLWLockTranche("smart_dairy_perf", SDP_LWLOCKS);
 }
 
@@ -87,6 +96,7 @@ sdp_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	sdp_store_shmem_startup();
 	sdp_slow_shmem_startup();
+	sdp_nplus1_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 
 	/*
@@ -145,6 +155,31 @@ define_gucs(void)
 							 "Save query statistics across server shutdowns.",
 							 NULL, &sdp_save, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("smart_dairy_perf.nplus1_detection",
+							 "Detect N+1 query loops.",
+							 NULL, &sdp_nplus1_detection, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.nplus1_min_repeats",
+							"Consecutive executions of one query shape in one unit of work that make an N+1 burst.",
+							NULL, &sdp_nplus1_min_repeats, 10, 2, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.nplus1_max_gap_ms",
+							"For autocommit clients, the longest pause between statements of one unit of work.",
+							NULL, &sdp_nplus1_max_gap_ms, 10, 0, 3600000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.nplus1_log",
+							 "Write a LOG line the first time each N+1 pattern is seen.",
+							 NULL, &sdp_nplus1_log, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.max_nplus1_patterns",
+							"Number of N+1 patterns kept in shared memory.",
+							NULL, &sdp_max_nplus1_patterns, 200, 10, 100000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("smart_dairy_perf.request_id",
+							   "Identifier of the application request the session is serving; set it with SET LOCAL for exact N+1 grouping.",
+							   NULL, &sdp_request_id, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("smart_dairy_perf");
 }

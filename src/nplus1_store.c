@@ -1,0 +1,312 @@
+/*-------------------------------------------------------------------------
+ *
+ * nplus1_store.c
+ *	  The shared table of N+1 patterns behind sdp.n_plus_one: one entry per
+ *	  (user, database, repeated query id, parent query id, application,
+ *	  nested), with how many bursts were seen, how long they were and the
+ *	  time they took, and the texts of both statements.
+ *
+ *	  Memory: a fixed-size dynahash sized by smart_dairy_perf.max_nplus1_patterns;
+ *	  each entry holds two texts of at most max_query_text bytes.  When full,
+ *	  the pattern that wasted the least time makes room.
+ *
+ *	  Locking: nplus1->lock (LWLock) exclusively to add or remove patterns,
+ *	  shared to update one (plus the pattern's spinlock) or read them.  Only
+ *	  confirmed bursts come here, never ordinary statements.  As in the
+ *	  profiler store, a generation counter bumped on every removal lets a
+ *	  backend keep a pointer to the pattern its current burst feeds.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/tuplestore.h"
+
+#include "nplus1.h"
+#include "profiler_store.h"
+#include "sdp_config.h"
+
+typedef struct NPlus1Shared
+{
+	LWLock	   *lock;
+	pg_atomic_uint64 generation;	/* bumped when patterns are removed */
+} NPlus1Shared;
+
+static NPlus1Shared *nplus1 = NULL;
+static HTAB *pattern_hash = NULL;
+
+PG_FUNCTION_INFO_V1(sdp_n_plus_one_patterns);
+
+int
+sdp_nplus1_text_room(void)
+{
+	return sdp_max_query_text;
+}
+
+static Size
+pattern_size(void)
+{
+	return MAXALIGN(offsetof(SdpPattern, text) + 2 * (sdp_max_query_text + 1));
+}
+
+Size
+sdp_nplus1_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(NPlus1Shared)),
+					hash_estimate_size(sdp_max_nplus1_patterns, pattern_size()));
+}
+
+void
+sdp_nplus1_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	nplus1 = ShmemInitStruct("smart_dairy_perf n+1", sizeof(NPlus1Shared),
+							 &found);
+	if (!found)
+	{
+		nplus1->lock = &(GetNamedLWLockTranche("smart_dairy_perf"))[2].lock;
+		pg_atomic_init_u64(&nplus1->generation, 1);
+	}
+	info.keysize = sizeof(SdpPatternKey);
+	info.entrysize = pattern_size();
+	pattern_hash = ShmemInitHash("smart_dairy_perf n+1 patterns",
+								 sdp_max_nplus1_patterns,
+								 sdp_max_nplus1_patterns,
+								 &info, HASH_ELEM | HASH_BLOBS);
+}
+
+HTAB *
+sdp_nplus1_table(void)
+{
+	return pattern_hash;
+}
+
+uint64
+sdp_nplus1_generation(void)
+{
+	return pg_atomic_read_u64(&nplus1->generation);
+}
+
+static void
+set_texts(SdpPattern *p, const char *query, int query_len,
+		  const char *parent, int parent_len)
+{
+	query_len = Min(query_len, sdp_max_query_text);
+	memcpy(p->text, query, query_len);
+	p->text[query_len] = '\0';
+	p->query_len = query_len;
+	if (parent == NULL || parent_len < 0)
+		p->parent_len = -1;
+	else
+	{
+		parent_len = Min(parent_len, sdp_max_query_text);
+		memcpy(p->text + query_len + 1, parent, parent_len);
+		p->text[query_len + 1 + parent_len] = '\0';
+		p->parent_len = parent_len;
+	}
+}
+
+/* Make room: drop the pattern that wasted the least time. Lock held exclusively. */
+static void
+evict_cheapest(void)
+{
+	HASH_SEQ_STATUS scan;
+	SdpPattern *p;
+	SdpPattern *victim = NULL;
+
+	hash_seq_init(&scan, pattern_hash);
+	while ((p = hash_seq_search(&scan)) != NULL)
+		if (victim == NULL ||
+			p->counters.total_exec_ms < victim->counters.total_exec_ms)
+			victim = p;
+	if (victim != NULL)
+	{
+		hash_search(pattern_hash, &victim->key, HASH_REMOVE, NULL);
+		pg_atomic_fetch_add_u64(&nplus1->generation, 1);
+	}
+}
+
+/*
+ * A burst reached the threshold: count it as one occurrence of its pattern,
+ * creating the pattern if needed.  Returns the pattern (valid while the
+ * generation does not change), or NULL if there was no room.
+ */
+SdpPattern *
+sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
+				   double exec_ms, const char *query, int query_len,
+				   const char *parent, int parent_len, bool *is_new)
+{
+	SdpPattern *p;
+	bool		found;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	*is_new = false;
+	LWLockAcquire(nplus1->lock, LW_EXCLUSIVE);
+	p = hash_search(pattern_hash, key, HASH_FIND, NULL);
+	if (p == NULL)
+	{
+		if (hash_get_num_entries(pattern_hash) >= sdp_max_nplus1_patterns)
+			evict_cheapest();
+		p = hash_search(pattern_hash, key, HASH_ENTER_NULL, &found);
+		if (p != NULL && !found)
+		{
+			SpinLockInit(&p->mutex);
+			memset(&p->counters, 0, sizeof(SdpPatternCounters));
+			p->counters.first_seen = now;
+			p->kind = kind;
+			strlcpy(p->appname, sdp_store_current_appname(), NAMEDATALEN);
+			set_texts(p, query, query_len, parent, parent_len);
+			*is_new = true;
+		}
+	}
+	if (p != NULL)
+	{
+		SpinLockAcquire(&p->mutex);
+		p->counters.occurrences++;
+		p->counters.total_repeats += repeats;
+		p->counters.max_repeats = Max(p->counters.max_repeats, repeats);
+		p->counters.total_exec_ms += exec_ms;
+		p->counters.last_seen = now;
+		SpinLockRelease(&p->mutex);
+	}
+	LWLockRelease(nplus1->lock);
+	return p;
+}
+
+/* One more execution of a confirmed burst. */
+void
+sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 repeats_now,
+					  double exec_ms)
+{
+	LWLockAcquire(nplus1->lock, LW_SHARED);
+	if (pg_atomic_read_u64(&nplus1->generation) == generation)
+	{
+		SpinLockAcquire(&p->mutex);
+		p->counters.total_repeats++;
+		p->counters.max_repeats = Max(p->counters.max_repeats, repeats_now);
+		p->counters.total_exec_ms += exec_ms;
+		SpinLockRelease(&p->mutex);
+	}
+	LWLockRelease(nplus1->lock);
+}
+
+/* Forget the patterns of one repeated query id, or all (0). */
+void
+sdp_nplus1_reset(uint64 queryid)
+{
+	HASH_SEQ_STATUS scan;
+	SdpPattern *p;
+
+	if (nplus1 == NULL)
+		return;
+	LWLockAcquire(nplus1->lock, LW_EXCLUSIVE);
+	hash_seq_init(&scan, pattern_hash);
+	while ((p = hash_seq_search(&scan)) != NULL)
+		if (queryid == 0 || p->key.queryid == queryid)
+			hash_search(pattern_hash, &p->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&nplus1->generation, 1);
+	LWLockRelease(nplus1->lock);
+}
+
+/* Re-create a saved pattern at start-up (postmaster only, no locking). */
+SdpPattern *
+sdp_nplus1_restore(const SdpPatternKey *key, char kind,
+				   const SdpPatternCounters *counters, const char *appname,
+				   const char *query, int query_len,
+				   const char *parent, int parent_len)
+{
+	SdpPattern *p;
+	bool		found;
+
+	if (hash_get_num_entries(pattern_hash) >= sdp_max_nplus1_patterns)
+		return NULL;
+	p = hash_search(pattern_hash, key, HASH_ENTER_NULL, &found);
+	if (p == NULL || found)
+		return NULL;
+	SpinLockInit(&p->mutex);
+	p->counters = *counters;
+	p->kind = kind;
+	strlcpy(p->appname, appname, NAMEDATALEN);
+	set_texts(p, query, query_len, parent, parent_len);
+	return p;
+}
+
+#define PATTERN_COLS 15
+
+/* sdp.n_plus_one_patterns(showtext): the rows behind sdp.n_plus_one */
+Datum
+sdp_n_plus_one_patterns(PG_FUNCTION_ARGS)
+{
+	bool		showtext = PG_GETARG_BOOL(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			me = GetUserId();
+	bool		see_all;
+	HASH_SEQ_STATUS scan;
+	SdpPattern *p;
+
+	sdp_store_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	see_all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
+
+	LWLockAcquire(nplus1->lock, LW_SHARED);
+	hash_seq_init(&scan, pattern_hash);
+	while ((p = hash_seq_search(&scan)) != NULL)
+	{
+		Datum		values[PATTERN_COLS];
+		bool		nulls[PATTERN_COLS];
+		SdpPatternCounters c;
+		bool		visible = see_all || p->key.userid == me;
+		int			i = 0;
+
+		SpinLockAcquire(&p->mutex);
+		c = p->counters;
+		SpinLockRelease(&p->mutex);
+		memset(nulls, 0, sizeof(nulls));
+
+		values[i++] = ObjectIdGetDatum(p->key.userid);
+		values[i++] = ObjectIdGetDatum(p->key.dbid);
+		if (visible)
+			values[i++] = Int64GetDatumFast((int64) p->key.queryid);
+		else
+			nulls[i++] = true;
+		if (!showtext)
+			nulls[i++] = true;
+		else
+			values[i++] = CStringGetTextDatum(visible ? p->text : "<insufficient privilege>");
+		values[i++] = CStringGetTextDatum(p->kind == SDP_LOOP_DML ?
+										  "row_by_row_dml" : "select_loop");
+		if (visible && p->key.parent_queryid != 0)
+			values[i++] = Int64GetDatumFast((int64) p->key.parent_queryid);
+		else
+			nulls[i++] = true;
+		if (!showtext || p->parent_len < 0)
+			nulls[i++] = true;
+		else
+			values[i++] = CStringGetTextDatum(visible ? p->text + p->query_len + 1
+											  : "<insufficient privilege>");
+		values[i++] = Int64GetDatumFast(c.occurrences);
+		values[i++] = Int64GetDatumFast(c.total_repeats);
+		values[i++] = Int64GetDatumFast(c.max_repeats);
+		values[i++] = Float8GetDatumFast(c.total_exec_ms);
+		values[i++] = BoolGetDatum(p->key.nested);
+		values[i++] = CStringGetTextDatum(p->appname);
+		values[i++] = TimestampTzGetDatum(c.first_seen);
+		values[i++] = TimestampTzGetDatum(c.last_seen);
+		Assert(i == PATTERN_COLS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(nplus1->lock);
+	return (Datum) 0;
+}

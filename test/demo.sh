@@ -44,7 +44,7 @@ as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$DURATION" \
 	-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
 web=$!
 as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$DURATION" \
-	-f checkout.sql@20 -f sales_report.sql@1 dairy >"$SDP_TMP/erp.log" 2>&1 &
+	-f checkout.sql@20 -f sales_report.sql@1 -f restock.sql@2 dairy >"$SDP_TMP/erp.log" 2>&1 &
 erp=$!
 wait $web || { cat "$SDP_TMP/web.log"; exit 1; }
 wait $erp || { cat "$SDP_TMP/erp.log"; exit 1; }

@@ -11,7 +11,8 @@
 #
 # Configurations: nothing preloaded; only the query id computed (the jumble
 # both tools need, as a reference); pg_stat_statements; smart_dairy_perf
-# with defaults (slow-query capture armed at 1 s, never triggered);
+# with defaults (slow-query capture armed at 1 s, never triggered; N+1
+# detection on); the same with N+1 detection off (the detector's own cost);
 # smart_dairy_perf with every statement captured as slow with its plan
 # (slow_query_ms = 0: the cost when capture fires); and with slow_analyze
 # instrumentation on every statement (plan_sample_rate = 1).
@@ -31,9 +32,10 @@ CONF[none]=""
 CONF[queryid]="-c compute_query_id=on"
 CONF[pgss]="-c shared_preload_libraries=pg_stat_statements"
 CONF[sdp]="-c shared_preload_libraries=smart_dairy_perf"
+CONF[sdp_no_nplus1]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.nplus1_detection=off"
 CONF[sdp_capture]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.slow_query_ms=0 -c smart_dairy_perf.max_slow_queries=100"
 CONF[sdp_analyze]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.plan_capture=slow_analyze -c smart_dairy_perf.plan_sample_rate=1"
-ORDER=(none queryid pgss sdp sdp_capture sdp_analyze)
+ORDER=(none queryid pgss sdp sdp_no_nplus1 sdp_capture sdp_analyze)
 
 sdp_start_cluster bench "shared_preload_libraries = ''"
 as_pg pgbench -i -q -s 10 postgres >/dev/null 2>&1
@@ -73,6 +75,9 @@ for cfg in "${ORDER[@]}"; do
 done
 printf 'smart_dairy_perf (defaults) adds %.2fx what pg_stat_statements adds\n' \
 	"$(echo "(${PERQ[sdp]} - ${PERQ[none]}) / (${PERQ[pgss]} - ${PERQ[none]})" | bc -l)"
+printf 'N+1 detection: %d instructions per query, %.1f%% of what pg_stat_statements adds\n' \
+	$(( PERQ[sdp] - PERQ[sdp_no_nplus1] )) \
+	"$(echo "100 * (${PERQ[sdp]} - ${PERQ[sdp_no_nplus1]}) / (${PERQ[pgss]} - ${PERQ[none]})" | bc -l)"
 printf 'beyond the query id: pg_stat_statements %d, smart_dairy_perf %d instructions per query\n' \
 	$(( PERQ[pgss] - PERQ[queryid] )) $(( PERQ[sdp] - PERQ[queryid] ))
 

@@ -34,6 +34,19 @@ SELECT application_name, count(*) AS shapes, sum(calls) AS calls,
  ORDER BY total_ms DESC;
 
 \echo
+\echo '=== N+1 patterns (a statement repeated in a burst by one session) ==='
+SELECT kind, nested, occurrences AS bursts, avg_repeats, max_repeats,
+       round(total_exec_ms::numeric, 1) AS burst_ms, application_name AS app,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 50) AS repeated,
+       left(regexp_replace(coalesce(parent_query, '-'), '\s+', ' ', 'g'), 45) AS after
+  FROM sdp.n_plus_one;
+\pset format unaligned
+\pset tuples_only on
+SELECT format(E'  -> %s', suggestion) FROM sdp.n_plus_one;
+\pset tuples_only off
+\pset format aligned
+
+\echo
 \echo '=== Slow queries (newest per shape, with plans) ===================='
 SELECT DISTINCT ON (queryid)
        to_char(executed_at, 'HH24:MI:SS') AS at,

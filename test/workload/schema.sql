@@ -131,3 +131,18 @@ SELECT 1 + (random() * 49999)::bigint,
   FROM generate_series(1, 120000) g;
 
 VACUUM ANALYZE;
+
+-- ERP job written the way the platform's plans write it: one UPDATE per
+-- product in a PL/pgSQL loop (row-by-row DML inside a function).
+CREATE FUNCTION restock_farm(p_farm bigint, p_amount int) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    n int := 0;
+BEGIN
+    FOR r IN SELECT id FROM products WHERE farm_id = p_farm ORDER BY id LOOP
+        UPDATE products SET stock = stock + p_amount WHERE id = r.id;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;

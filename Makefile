@@ -12,11 +12,15 @@ OBJS         = src/smart_dairy_perf.o \
                src/slow_queries.o \
                src/profiler_sql.o \
                src/nplus1.o \
-               src/nplus1_store.o
+               src/nplus1_store.o \
+               src/spi_util.o \
+               src/partition_bounds.o \
+               src/partition_manager.o \
+               src/partition_convert.o
 DATA         = smart_dairy_perf--1.0.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
-REGRESS      = profiler normalize privileges
+REGRESS      = profiler normalize privileges partitions
 REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
 
 PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \

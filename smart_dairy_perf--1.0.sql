@@ -222,10 +222,163 @@ CREATE VIEW sdp.n_plus_one AS
 COMMENT ON VIEW sdp.n_plus_one IS
 'N+1 query patterns: one statement repeated in a burst by one session, with its parent and a batching suggestion';
 
+------------------------------------------------------------------------
+-- Maintenance log (partition maintenance now; matview refreshes later)
+------------------------------------------------------------------------
+
+CREATE TABLE sdp.maintenance_log (
+    id          bigserial PRIMARY KEY,
+    started     timestamptz NOT NULL,
+    finished    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    object      text NOT NULL,
+    action      text NOT NULL,
+    status      text NOT NULL CHECK (status IN ('ok', 'error', 'skipped')),
+    message     text
+);
+CREATE INDEX ON sdp.maintenance_log (started);
+SELECT pg_catalog.pg_extension_config_dump('sdp.maintenance_log', '');
+SELECT pg_catalog.pg_extension_config_dump('sdp.maintenance_log_id_seq', '');
+
+COMMENT ON TABLE sdp.maintenance_log IS
+'one row per maintenance action: partitions created, pruned, moved rows, errors';
+
+------------------------------------------------------------------------
+-- Partition manager
+------------------------------------------------------------------------
+
+CREATE TABLE sdp.partition_config (
+    parent              regclass PRIMARY KEY,
+    partition_interval  interval NOT NULL,
+    premake             integer NOT NULL CHECK (premake > 0),
+    retention           interval CHECK (retention > interval '0'),
+    retention_mode      text NOT NULL DEFAULT 'detach'
+                        CHECK (retention_mode IN ('detach', 'drop')),
+    created_at          timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('sdp.partition_config', '');
+
+COMMENT ON TABLE sdp.partition_config IS
+'range-partitioned tables kept by sdp.run_partition_maintenance(); edits take effect at the next run';
+
+-- A partition bound as PostgreSQL prints it, as a timestamp in the zone the
+-- boundaries are computed in (timestamptz keys) or as is (date, timestamp).
+CREATE FUNCTION sdp._bound_local(bound text, keytype regtype, tz text)
+RETURNS timestamp
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT CASE
+    WHEN bound = 'MINVALUE' THEN '-infinity'::timestamp
+    WHEN bound = 'MAXVALUE' THEN 'infinity'::timestamp
+    WHEN keytype = 'timestamptz'::regtype
+        THEN btrim(bound, '''')::timestamptz AT TIME ZONE tz
+    ELSE btrim(bound, '''')::timestamp
+END
+$$;
+
+-- A bound for people and for casting back: ISO, whatever the DateStyle;
+-- timestamptz bounds carry the zone they were computed in.
+CREATE FUNCTION sdp._bound_text(local timestamp, keytype regtype, tz text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT CASE
+    WHEN local = '-infinity' THEN 'MINVALUE'
+    WHEN local = 'infinity' THEN 'MAXVALUE'
+    WHEN keytype = 'date'::regtype THEN to_char(local, 'YYYY-MM-DD')
+    WHEN keytype = 'timestamptz'::regtype
+        THEN to_char(local, 'YYYY-MM-DD HH24:MI:SS') || ' ' || tz
+    ELSE to_char(local, 'YYYY-MM-DD HH24:MI:SS')
+END
+$$;
+
+-- Every partition of every range-partitioned table, with its bounds.
+CREATE FUNCTION sdp._range_partitions(tz text)
+RETURNS TABLE (parent regclass, partition regclass, keytype regtype,
+               is_default boolean, range_from text, range_to text,
+               from_local timestamp, to_local timestamp)
+LANGUAGE sql STABLE
+AS $$
+SELECT parent, partition, keytype, is_default,
+       sdp._bound_text(from_local, keytype, tz), sdp._bound_text(to_local, keytype, tz),
+       from_local, to_local
+  FROM (
+SELECT i.inhparent::regclass AS parent, c.oid::regclass AS partition,
+       a.atttypid::regtype AS keytype,
+       pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+       sdp._bound_local(b[1], a.atttypid::regtype, tz) AS from_local,
+       sdp._bound_local(b[2], a.atttypid::regtype, tz) AS to_local
+  FROM pg_catalog.pg_partitioned_table pt
+  JOIN pg_catalog.pg_inherits i ON i.inhparent = pt.partrelid
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+  LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                 '^FOR VALUES FROM \(([^)]*)\) TO \(([^)]*)\)$') b ON true
+ WHERE pt.partstrat = 'r' AND pt.partnatts = 1 AND pt.partattrs[0] <> 0) p
+$$;
+
+CREATE VIEW sdp.partitions AS
+    SELECT p.parent, p.partition, p.range_from, p.range_to,
+           greatest(c.reltuples, 0)::bigint AS row_estimate,
+           pg_catalog.pg_total_relation_size(p.partition) AS size_bytes,
+           pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(p.partition)) AS size,
+           p.is_default,
+           cfg.parent IS NOT NULL AS managed
+      FROM sdp._range_partitions(coalesce(current_setting('smart_dairy_perf.partition_timezone', true), 'UTC')) p
+      JOIN pg_catalog.pg_class c ON c.oid = p.partition
+      LEFT JOIN sdp.partition_config cfg ON cfg.parent = p.parent
+     ORDER BY p.parent::text, p.is_default, p.from_local;
+
+COMMENT ON VIEW sdp.partitions IS
+'partitions of range-partitioned tables: bounds, row estimate, size, default partition';
+
+CREATE FUNCTION sdp.manage_partitions(
+    parent regclass,
+    partition_interval interval DEFAULT '1 month',
+    premake integer DEFAULT 3,
+    retention interval DEFAULT NULL,
+    retention_mode text DEFAULT 'detach',
+    start_at timestamptz DEFAULT NULL)
+RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint)
+AS 'MODULE_PATHNAME', 'sdp_manage_partitions'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION sdp.create_partitions(parent regclass, up_to timestamptz DEFAULT NULL)
+RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint)
+AS 'MODULE_PATHNAME', 'sdp_create_partitions'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION sdp.prune_partitions(parent regclass, dry_run boolean DEFAULT false)
+RETURNS TABLE (partition text, range_from text, range_to text,
+               row_estimate bigint, action text)
+AS 'MODULE_PATHNAME', 'sdp_prune_partitions'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION sdp.partition_table(
+    "table" regclass,
+    "column" name,
+    partition_interval interval DEFAULT '1 month',
+    premake integer DEFAULT 3)
+RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint)
+AS 'MODULE_PATHNAME', 'sdp_partition_table'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION sdp.run_partition_maintenance()
+RETURNS TABLE (parent text, action text, status text, message text)
+AS 'MODULE_PATHNAME', 'sdp_run_partition_maintenance'
+LANGUAGE C VOLATILE;
+
+-- Changing tables is for their owners; the functions check ownership too.
+REVOKE ALL ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp.create_partitions(regclass, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp.prune_partitions(regclass, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp.partition_table(regclass, name, interval, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp.run_partition_maintenance() FROM PUBLIC;
+
 -- Resetting destroys other users' data: superusers, or roles granted it.
 REVOKE ALL ON FUNCTION sdp.reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.reset(bigint) FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA sdp TO PUBLIC;
 GRANT SELECT ON sdp.query_stats, sdp.query_totals, sdp.slow_queries,
-    sdp.profiler_info, sdp.n_plus_one TO PUBLIC;
+    sdp.profiler_info, sdp.n_plus_one, sdp.partitions, sdp.partition_config,
+    sdp.maintenance_log TO PUBLIC;

@@ -40,5 +40,6 @@ extern int	sdp_nplus1_max_gap_ms;
 extern bool sdp_nplus1_log;
 extern int	sdp_max_nplus1_patterns;
 extern char *sdp_request_id;
+extern char *sdp_partition_timezone;
 
 #endif							/* SDP_CONFIG_H */

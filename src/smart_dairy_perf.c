@@ -8,8 +8,8 @@
  *	  The library must be in shared_preload_libraries: its shared memory is
  *	  sized once at server start.  Loaded any other way (for instance by
  *	  CREATE EXTENSION in a server started without it), _PG_init registers
- *	  nothing and every profiler function reports how to fix that
- *	  (sdp_store_check_loaded()).
+ *	  only the partition manager's setting, and every profiler function
+ *	  reports how to fix that (sdp_store_check_loaded()).
  *
  *	  Shared memory: the query table (profiler_store.c), the slow-query ring
  *	  (slow_queries.c) and the N+1 patterns (nplus1_store.c), with one LWLock
@@ -53,6 +53,7 @@ int			sdp_nplus1_max_gap_ms = 10;
 bool		sdp_nplus1_log = false;
 int			sdp_max_nplus1_patterns = 200;
 char	   *sdp_request_id = NULL;
+char	   *sdp_partition_timezone = NULL;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", SDP_TRACK_NONE, false},
@@ -184,9 +185,23 @@ define_gucs(void)
 	MarkGUCPrefixReserved("smart_dairy_perf");
 }
 
+/*
+ * Settings of the parts that need no shared memory (the partition manager):
+ * defined however the library was loaded.
+ */
+static void
+define_maintenance_gucs(void)
+{
+	DefineCustomStringVariable("smart_dairy_perf.partition_timezone",
+							   "Time zone in which partition boundaries of timestamptz keys are computed.",
+							   NULL, &sdp_partition_timezone, "UTC",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
 void
 _PG_init(void)
 {
+	define_maintenance_gucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * partition_manager.h
+ *	  Partition creation and retention, shared with the table conversion
+ *	  (partition_convert.c) and, later, the maintenance worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SDP_PARTITION_MANAGER_H
+#define SDP_PARTITION_MANAGER_H
+
+#include "funcapi.h"
+
+#include "partition_bounds.h"
+
+/* where created partitions are reported; rsinfo may be NULL */
+typedef struct SdpPartitionReport
+{
+	ReturnSetInfo *rsinfo;
+	bool		log;			/* also write sdp.maintenance_log */
+	TimestampTz started;
+} SdpPartitionReport;
+
+extern void sdp_partition_lock(Oid parent);
+extern void sdp_partition_save_config(Oid parent, Interval *interval,
+									  int premake, Interval *retention,
+									  const char *mode);
+extern void sdp_partition_ensure_default(const SdpPartitionKey *key,
+										 SdpPartitionReport *report);
+extern int	sdp_partition_create_missing(const SdpPartitionKey *key,
+										 Interval *interval, int premake,
+										 const char *data_source, Datum start_at,
+										 bool has_start, Datum up_to,
+										 bool has_up_to,
+										 SdpPartitionReport *report);
+extern void sdp_maintenance_log(TimestampTz started, const char *object,
+								const char *action, const char *status,
+								const char *message);
+
+#endif							/* SDP_PARTITION_MANAGER_H */

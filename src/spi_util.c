@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi_util.c
+ *	  SPI wrappers for the maintenance modules: run a statement with
+ *	  parameters and fail loudly, read a result cell.  Callers connect and
+ *	  finish SPI themselves, and copy what must outlive SPI_finish.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "spi_util.h"
+
+/* Run sql with parameters; any failure is an error.  Returns rows processed. */
+uint64
+sdp_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			 const char *nulls)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+											false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_with_args failed (%s): %s",
+			 SPI_result_code_string(ret), sql);
+	return SPI_processed;
+}
+
+/* A cell of the last result as text (NULL for SQL NULL), in SPI memory. */
+char *
+sdp_spi_value(uint64 row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+Datum
+sdp_spi_datum(uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 isnull);
+}
+
+/* The first column of the first row as text, or NULL. */
+char *
+sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	if (sdp_spi_exec(sql, nargs, argtypes, values, NULL) == 0)
+		return NULL;
+	return sdp_spi_value(0, 1);
+}

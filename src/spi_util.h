@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi_util.h
+ *	  Small SPI wrappers shared by the maintenance modules.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SDP_SPI_UTIL_H
+#define SDP_SPI_UTIL_H
+
+#include "executor/spi.h"
+
+extern uint64 sdp_spi_exec(const char *sql, int nargs, Oid *argtypes,
+						   Datum *values, const char *nulls);
+extern char *sdp_spi_value(uint64 row, int col);
+extern Datum sdp_spi_datum(uint64 row, int col, bool *isnull);
+extern char *sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes,
+								 Datum *values);
+
+#endif							/* SDP_SPI_UTIL_H */

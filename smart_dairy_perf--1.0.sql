@@ -291,7 +291,9 @@ SELECT CASE
 END
 $$;
 
--- Every partition of every range-partitioned table, with its bounds.
+-- Every partition of every range-partitioned table, with its bounds.  Bounds
+-- hold only constants, so they are deparsed with relid 0: no lock is taken
+-- on partitions that a long transaction may hold.
 CREATE FUNCTION sdp._range_partitions(tz text)
 RETURNS TABLE (parent regclass, partition regclass, keytype regtype,
                is_default boolean, range_from text, range_to text,
@@ -304,14 +306,14 @@ SELECT parent, partition, keytype, is_default,
   FROM (
 SELECT i.inhparent::regclass AS parent, c.oid::regclass AS partition,
        a.atttypid::regtype AS keytype,
-       pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+       pg_get_expr(c.relpartbound, 0) = 'DEFAULT' AS is_default,
        sdp._bound_local(b[1], a.atttypid::regtype, tz) AS from_local,
        sdp._bound_local(b[2], a.atttypid::regtype, tz) AS to_local
   FROM pg_catalog.pg_partitioned_table pt
   JOIN pg_catalog.pg_inherits i ON i.inhparent = pt.partrelid
   JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
   JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
-  LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+  LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, 0),
                                  '^FOR VALUES FROM \(([^)]*)\) TO \(([^)]*)\)$') b ON true
  WHERE pt.partstrat = 'r' AND pt.partnatts = 1 AND pt.partattrs[0] <> 0) p
 $$;
@@ -319,12 +321,21 @@ $$;
 CREATE VIEW sdp.partitions AS
     SELECT p.parent, p.partition, p.range_from, p.range_to,
            greatest(c.reltuples, 0)::bigint AS row_estimate,
-           pg_catalog.pg_total_relation_size(p.partition) AS size_bytes,
-           pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(p.partition)) AS size,
+           sz.bytes AS size_bytes,
+           pg_catalog.pg_size_pretty(sz.bytes) AS size,
            p.is_default,
            cfg.parent IS NOT NULL AS managed
       FROM sdp._range_partitions(coalesce(current_setting('smart_dairy_perf.partition_timezone', true), 'UTC')) p
       JOIN pg_catalog.pg_class c ON c.oid = p.partition
+      -- sizes from the catalog (as of the last VACUUM or ANALYZE): a
+      -- monitoring view must not wait behind the locks it helps to explain
+      CROSS JOIN LATERAL (
+          SELECT (c.relpages
+                  + coalesce((SELECT t.relpages FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0)
+                  + coalesce((SELECT sum(i.relpages) FROM pg_catalog.pg_index x
+                                JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+                               WHERE x.indrelid = c.oid), 0))::bigint
+                 * current_setting('block_size')::bigint AS bytes) sz
       LEFT JOIN sdp.partition_config cfg ON cfg.parent = p.parent
      ORDER BY p.parent::text, p.is_default, p.from_local;
 

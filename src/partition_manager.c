@@ -179,7 +179,7 @@ default_partition(Oid parent)
 	if (sdp_spi_exec("SELECT c.oid FROM pg_catalog.pg_inherits i "
 					 "JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
 					 "WHERE i.inhparent = $1 "
-					 "AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'",
+					 "AND pg_catalog.pg_get_expr(c.relpartbound, 0) = 'DEFAULT'",
 					 1, types, values, NULL) == 0)
 		return InvalidOid;
 	return DatumGetObjectId(sdp_spi_datum(0, 1, &isnull));

@@ -294,7 +294,7 @@ $$;
 -- Every partition of every range-partitioned table, with its bounds.  Bounds
 -- hold only constants, so they are deparsed with relid 0: no lock is taken
 -- on partitions that a long transaction may hold.
-CREATE FUNCTION sdp._range_partitions(tz text)
+CREATE FUNCTION sdp._range_partitions(tz text, only_parent regclass DEFAULT NULL)
 RETURNS TABLE (parent regclass, partition regclass, keytype regtype,
                is_default boolean, range_from text, range_to text,
                from_local timestamp, to_local timestamp)
@@ -315,7 +315,8 @@ SELECT i.inhparent::regclass AS parent, c.oid::regclass AS partition,
   JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
   LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, 0),
                                  '^FOR VALUES FROM \(([^)]*)\) TO \(([^)]*)\)$') b ON true
- WHERE pt.partstrat = 'r' AND pt.partnatts = 1 AND pt.partattrs[0] <> 0) p
+ WHERE pt.partstrat = 'r' AND pt.partnatts = 1 AND pt.partattrs[0] <> 0
+   AND (only_parent IS NULL OR pt.partrelid = only_parent)) p
 $$;
 
 CREATE VIEW sdp.partitions AS

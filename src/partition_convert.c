@@ -341,7 +341,7 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 	n = sdp_spi_exec(psprintf(
 		"SELECT p.partition::text, coalesce(p.range_from, 'DEFAULT'), "
 		"       coalesce(p.range_to, 'DEFAULT'), coalesce(c.n, 0) "
-		"  FROM sdp._range_partitions(%s) p "
+		"  FROM sdp._range_partitions(%s, $1) p "
 		"  LEFT JOIN (SELECT tableoid, count(*) AS n FROM %s GROUP BY tableoid) c "
 		"         ON c.tableoid = p.partition "
 		" WHERE p.parent = $1 ORDER BY p.is_default, p.from_local",

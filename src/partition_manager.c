@@ -374,8 +374,8 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	 */
 	sql = psprintf(
 		"WITH now_local AS (SELECT date_trunc(%s, now() AT TIME ZONE %s) AS t), "
-		"existing AS (SELECT from_local, to_local FROM sdp._range_partitions(%s) "
-		"             WHERE parent = $1 AND NOT is_default), "
+		"existing AS (SELECT from_local, to_local FROM sdp._range_partitions(%s, $1) "
+		"             WHERE NOT is_default), "
 		"wanted AS ("
 		"  SELECT g FROM now_local n, generate_series("
 		"         date_trunc(%s, LEAST(n.t, $4 AT TIME ZONE %s)), "
@@ -450,10 +450,10 @@ prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
 				   "       greatest(c.reltuples, 0)::bigint::text, "
 				   "       p.to_local <= (now() AT TIME ZONE %s) - $2, "
 				   "       n.nspname, c.relname "
-				   "  FROM sdp._range_partitions(%s) p "
+				   "  FROM sdp._range_partitions(%s, $1) p "
 				   "  JOIN pg_catalog.pg_class c ON c.oid = p.partition "
 				   "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-				   " WHERE p.parent = $1 AND NOT p.is_default "
+				   " WHERE NOT p.is_default "
 				   " ORDER BY p.from_local",
 				   quote_literal_cstr(sdp_partition_timezone),
 				   quote_literal_cstr(sdp_partition_timezone));

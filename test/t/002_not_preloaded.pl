@@ -28,5 +28,15 @@ for my $sql ('SELECT * FROM sdp.query_stats', 'SELECT * FROM sdp.query_totals',
 # ordinary queries are not affected by the loaded-but-inactive library
 is($node->safe_psql('postgres', 'SELECT 40 + 2'), '42', 'queries still run');
 
+# the partition manager needs no shared memory: it works without preloading
+is( $node->safe_psql('postgres', q{
+	CREATE TABLE milk_records (farm int, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+	SELECT count(*) FROM sdp.manage_partitions('milk_records', '1 month', 2)}),
+	4, 'manage_partitions works without preloading (default + current + 2)');
+# a fresh session that has not loaded the library yet still reads the view
+is( $node->safe_psql('postgres',
+		q{SELECT count(*) FROM sdp.partitions WHERE parent = 'milk_records'::regclass}),
+	4, 'sdp.partitions works in a session that has not loaded the library');
+
 $node->stop;
 done_testing();

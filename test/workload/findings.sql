@@ -47,6 +47,15 @@ SELECT format(E'  -> %s', suggestion) FROM sdp.n_plus_one;
 \pset format aligned
 
 \echo
+\echo '=== Partitions of orders (monthly, 3 ahead, retention 12 months) ==='
+SELECT partition, range_from, range_to, row_estimate AS rows, size, is_default
+  FROM sdp.partitions WHERE parent = 'orders'::regclass;
+\echo '--- retention, dry run: what sdp.run_partition_maintenance() would do ---'
+SELECT action, count(*) AS partitions, sum(row_estimate) AS rows,
+       min(range_from) AS oldest_from, max(range_to) AS newest_to
+  FROM sdp.prune_partitions('orders', dry_run => true) GROUP BY action ORDER BY action DESC;
+
+\echo
 \echo '=== Slow queries (newest per shape, with plans) ===================='
 SELECT DISTINCT ON (queryid)
        to_char(executed_at, 'HH24:MI:SS') AS at,

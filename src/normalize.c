@@ -31,6 +31,24 @@
 
 #include "normalize.h"
 
+/*
+ * The executing statement's own text (its part of a multi-statement string),
+ * bounded: used where no normalized text is known (an entry evicted or reset
+ * between parse and execution end; a statement prepared before a reset).
+ */
+char *
+sdp_statement_source_text(QueryDesc *queryDesc, int max_bytes, int *result_len)
+{
+	int			location = queryDesc->plannedstmt->stmt_location;
+	int			len = queryDesc->plannedstmt->stmt_len;
+	const char *text = CleanQuerytext(queryDesc->sourceText, &location, &len);
+
+	if (len > max_bytes)
+		len = pg_mbcliplen(text, len, max_bytes);
+	*result_len = len;
+	return pnstrdup(text, len);
+}
+
 static int
 compare_locations(const void *a, const void *b)
 {

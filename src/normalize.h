@@ -10,6 +10,10 @@
 
 #include "compat.h"
 
+#include "executor/execdesc.h"
+
+extern char *sdp_statement_source_text(QueryDesc *queryDesc, int max_bytes,
+									   int *result_len);
 extern char *sdp_normalize_query(const char *source_text, int location, int len,
 								 JumbleState *jstate, int max_bytes,
 								 int *result_len);

@@ -182,9 +182,7 @@ saved_definitions(Oid relid, const char *qnew, int *count)
 		" WHERE pg_catalog.obj_description($1, 'pg_class') IS NOT NULL "
 		"ORDER BY 2, 3",
 		2, types, values, NULL);
-	defs = palloc(sizeof(char *) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-		defs[i] = pstrdup(sdp_spi_value(i, 1));
+	defs = sdp_spi_copy_rows(1);
 	*count = (int) n;
 	return defs;
 }
@@ -320,10 +318,8 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 		2, (Oid[]) {OIDOID, TEXTOID},
 		(Datum[]) {ObjectIdGetDatum(relid), CStringGetTextDatum(qtable)}, NULL);
 	{
-		char	  **fixups = palloc(sizeof(char *) * Max(n, 1));
+		char	  **fixups = sdp_spi_copy_rows(1);
 
-		for (uint64 i = 0; i < n; i++)
-			fixups[i] = pstrdup(sdp_spi_value(i, 1));
 		for (uint64 i = 0; i < n; i++)
 			sdp_spi_exec(fixups[i], 0, NULL, NULL, NULL);
 	}

@@ -404,10 +404,7 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	n = sdp_spi_exec(sql, 6, types, values, nulls);
 
 	/* copy the plan out of SPI's result before running more statements */
-	rows = palloc(sizeof(char *) * 5 * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-		for (int c = 0; c < 5; c++)
-			rows[i * 5 + c] = pstrdup(sdp_spi_value(i, c + 1));
+	rows = sdp_spi_copy_rows(5);
 
 	for (uint64 i = 0; i < n; i++)
 	{
@@ -458,10 +455,7 @@ prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
 				   quote_literal_cstr(sdp_partition_timezone),
 				   quote_literal_cstr(sdp_partition_timezone));
 	n = sdp_spi_exec(sql, 2, types, values, NULL);
-	rows = palloc(sizeof(char *) * 7 * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-		for (int c = 0; c < 7; c++)
-			rows[i * 7 + c] = pstrdup(sdp_spi_value(i, c + 1));
+	rows = sdp_spi_copy_rows(7);
 
 	for (uint64 i = 0; i < n; i++)
 	{

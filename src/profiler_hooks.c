@@ -16,7 +16,11 @@
  *	  - per execution, the only allocation is the query-total Instrumentation
  *	    in the executor's per-query context (freed with the query); text is
  *	    built only for new shapes and slow executions.
- *	  Measured cost: see README.md, "Overhead".
+ *	  Measured cost (test/bench/profiler_overhead.sh, callgrind, one point
+ *	  SELECT on a single-user backend): 4,549 instructions per query over a
+ *	  server with nothing preloaded, of which 2,763 are PostgreSQL's own query
+ *	  id; pg_stat_statements adds 5,062 in the same run.  N+1 detection is
+ *	  135 of ours.  Printing a slow statement's plan costs about 20,000.
  *
  *	  Nesting: nesting_level counts executor and utility frames so that a
  *	  statement run inside a function is not counted as top-level.  EXECUTE,
@@ -180,25 +184,6 @@ sdp_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
-/*
- * The statement's text when post_parse_analyze did not register it (the
- * entry was evicted or reset between parse and end, or the statement was
- * prepared before the reset): the source text as given, bounded.
- */
-static char *
-fallback_text(QueryDesc *queryDesc, int *len)
-{
-	int			location = queryDesc->plannedstmt->stmt_location;
-	int			stmt_len = queryDesc->plannedstmt->stmt_len;
-	const char *text = CleanQuerytext(queryDesc->sourceText, &location,
-									  &stmt_len);
-
-	if (stmt_len > sdp_max_query_text)
-		stmt_len = pg_mbcliplen(text, stmt_len, sdp_max_query_text);
-	*len = stmt_len;
-	return pnstrdup(text, stmt_len);
-}
-
 static void
 record_execution(QueryDesc *queryDesc, double elapsed_ms)
 {
@@ -224,7 +209,7 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 		int			len;
 
 		LWLockRelease(sdp_store->lock);
-		text = fallback_text(queryDesc, &len);
+		text = sdp_statement_source_text(queryDesc, sdp_max_query_text, &len);
 		(void) sdp_store_create(&key, hash, text, len, GetDatabaseEncoding());
 		pfree(text);
 		LWLockAcquire(sdp_store->lock, LW_SHARED);
@@ -246,7 +231,8 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 	if (slow)
 	{
 		if (slow_text == NULL)
-			slow_text = fallback_text(queryDesc, &slow_text_len);
+			slow_text = sdp_statement_source_text(queryDesc, sdp_max_query_text,
+												  &slow_text_len);
 		sdp_slow_capture(queryDesc, &key, elapsed_ms, slow_text, slow_text_len);
 		pfree(slow_text);
 	}

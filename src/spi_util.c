@@ -25,6 +25,27 @@ sdp_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return SPI_processed;
 }
 
+/*
+ * The last result's first ncols columns as text, row after row
+ * (rows[i * ncols + c]), copied into the current memory context so that they
+ * survive the next SPI statement.  SPI_processed rows.
+ */
+char	  **
+sdp_spi_copy_rows(int ncols)
+{
+	uint64		n = SPI_processed;
+	char	  **rows = palloc(sizeof(char *) * ncols * Max(n, 1));
+
+	for (uint64 i = 0; i < n; i++)
+		for (int c = 0; c < ncols; c++)
+		{
+			char	   *v = sdp_spi_value(i, c + 1);
+
+			rows[i * ncols + c] = v ? pstrdup(v) : NULL;
+		}
+	return rows;
+}
+
 /* A cell of the last result as text (NULL for SQL NULL), in SPI memory. */
 char *
 sdp_spi_value(uint64 row, int col)

@@ -13,6 +13,7 @@
 extern uint64 sdp_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						   Datum *values, const char *nulls);
 extern char *sdp_spi_value(uint64 row, int col);
+extern char **sdp_spi_copy_rows(int ncols);
 extern Datum sdp_spi_datum(uint64 row, int col, bool *isnull);
 extern char *sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values);

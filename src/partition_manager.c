@@ -28,7 +28,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -36,7 +35,6 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -676,13 +674,28 @@ maintain_parent(Oid parent, const char *name, TimestampTz started,
 	}
 }
 
+typedef struct MaintainParentArgs
+{
+	Oid			parent;
+	const char *name;
+	TimestampTz started;
+	ReturnSetInfo *rsinfo;
+} MaintainParentArgs;
+
+static void
+maintain_parent_isolated(void *arg)
+{
+	MaintainParentArgs *a = arg;
+
+	maintain_parent(a->parent, a->name, a->started, a->rsinfo);
+}
+
 /* sdp.run_partition_maintenance(): every configured parent, each isolated */
 Datum
 sdp_run_partition_maintenance(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo;
 	MemoryContext callercxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	uint64		n;
 	Oid		   *parents;
 	char	  **names;
@@ -705,43 +718,18 @@ sdp_run_partition_maintenance(PG_FUNCTION_ARGS)
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		MemoryContext spicxt = CurrentMemoryContext;
-		TimestampTz started = GetCurrentTimestamp();
+		MaintainParentArgs args = {parents[i], names[i], GetCurrentTimestamp(), rsinfo};
+		ErrorData  *edata = sdp_run_in_subtransaction(maintain_parent_isolated, &args);
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(spicxt);
-		PG_TRY();
-		{
-			maintain_parent(parents[i], names[i], started, rsinfo);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spicxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(spicxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spicxt);
-			CurrentResourceOwner = owner;
-
-			/* a cancel is not a per-table failure: stop the whole run */
-			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-				ReThrowError(edata);
-
-			sdp_maintenance_log(started, names[i], "maintenance", "error",
-								edata->message);
-			maintenance_row(rsinfo, names[i], "maintenance", "error",
+		if (edata == NULL)
+			continue;
+		sdp_maintenance_log(args.started, names[i], "maintenance", "error",
 							edata->message);
-			ereport(WARNING,
-					(errmsg("smart_dairy_perf: partition maintenance of %s failed: %s",
-							names[i], edata->message)));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
+		maintenance_row(rsinfo, names[i], "maintenance", "error", edata->message);
+		ereport(WARNING,
+				(errmsg("smart_dairy_perf: partition maintenance of %s failed: %s",
+						names[i], edata->message)));
+		FreeErrorData(edata);
 	}
 
 	SPI_finish();

@@ -2,12 +2,16 @@
  *
  * spi_util.c
  *	  SPI wrappers for the maintenance modules: run a statement with
- *	  parameters and fail loudly, read a result cell.  Callers connect and
- *	  finish SPI themselves, and copy what must outlive SPI_finish.
+ *	  parameters and fail loudly, read a result cell, run one item of a
+ *	  batch in its own subtransaction.  Callers connect and finish SPI
+ *	  themselves, and copy what must outlive SPI_finish.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "access/xact.h"
+#include "utils/resowner.h"
 
 #include "spi_util.h"
 
@@ -67,4 +71,43 @@ sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes, Datum *values)
 	if (sdp_spi_exec(sql, nargs, argtypes, values, NULL) == 0)
 		return NULL;
 	return sdp_spi_value(0, 1);
+}
+
+/*
+ * Run fn(arg) in its own subtransaction, so that one failing item of a
+ * maintenance batch rolls back alone.  Returns NULL on success; on failure
+ * the subtransaction is rolled back and the error returned, copied into the
+ * caller's memory context.  A query cancel (statement_timeout, the user's
+ * ^C, shutdown) is not an item's failure: it is raised again to stop the
+ * whole batch.  The caller must be connected to SPI.
+ */
+ErrorData *
+sdp_run_in_subtransaction(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return edata;
 }

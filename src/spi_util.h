@@ -17,5 +17,6 @@ extern char **sdp_spi_copy_rows(int ncols);
 extern Datum sdp_spi_datum(uint64 row, int col, bool *isnull);
 extern char *sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values);
+extern ErrorData *sdp_run_in_subtransaction(void (*fn) (void *arg), void *arg);
 
 #endif							/* SDP_SPI_UTIL_H */

@@ -16,11 +16,14 @@ OBJS         = src/smart_dairy_perf.o \
                src/spi_util.o \
                src/partition_bounds.o \
                src/partition_manager.o \
-               src/partition_convert.o
-DATA         = smart_dairy_perf--1.0.sql
+               src/partition_convert.o \
+               src/matview_manager.o \
+               src/maintenance.o \
+               src/maintenance_worker.o
+DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
-REGRESS      = profiler normalize privileges partitions
+REGRESS      = profiler normalize privileges partitions matviews
 REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
 
 PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \

@@ -41,5 +41,9 @@ extern bool sdp_nplus1_log;
 extern int	sdp_max_nplus1_patterns;
 extern char *sdp_request_id;
 extern char *sdp_partition_timezone;
+extern char *sdp_maintenance_databases;
+extern char *sdp_maintenance_role;
+extern int	sdp_maintenance_interval;	/* seconds */
+extern int	sdp_log_retention;	/* seconds; -1 keeps everything */
 
 #endif							/* SDP_CONFIG_H */

@@ -14,7 +14,12 @@
  *	  Shared memory: the query table (profiler_store.c), the slow-query ring
  *	  (slow_queries.c) and the N+1 patterns (nplus1_store.c), with one LWLock
  *	  tranche "smart_dairy_perf" of three locks: [0] the query table, [1] the
- *	  slow ring, [2] the N+1 patterns.
+ *	  slow ring, [2] the N+1 patterns; and the maintenance workers' slots
+ *	  (maintenance_worker.c, under their own spinlock).
+ *
+ *	  When preloaded, _PG_init also registers the maintenance launcher
+ *	  background worker; it idles until smart_dairy_perf.maintenance_databases
+ *	  names a database.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +31,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "maintenance_worker.h"
 #include "nplus1.h"
 #include "profiler_hooks.h"
 #include "profiler_persist.h"
@@ -54,6 +60,10 @@ bool		sdp_nplus1_log = false;
 int			sdp_max_nplus1_patterns = 200;
 char	   *sdp_request_id = NULL;
 char	   *sdp_partition_timezone = NULL;
+char	   *sdp_maintenance_databases = NULL;
+char	   *sdp_maintenance_role = NULL;
+int			sdp_maintenance_interval = 60;
+int			sdp_log_retention = 30 * 24 * 3600;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", SDP_TRACK_NONE, false},
@@ -80,9 +90,10 @@ sdp_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 
-	RequestAddinShmemSpace(add_size(add_size(sdp_store_shmem_size(),
-											 sdp_slow_shmem_size()),
-									sdp_nplus1_shmem_size()));
+	RequestAddinShmemSpace(add_size(add_size(add_size(sdp_store_shmem_size(),
+													  sdp_slow_shmem_size()),
+											 sdp_nplus1_shmem_size()),
+									sdp_workers_shmem_size()));
 	RequestNamedLWLockTranche("smart_dairy_perf", SDP_LWLOCKS);
 }
 
@@ -98,6 +109,7 @@ sdp_shmem_startup(void)
 	sdp_store_shmem_startup();
 	sdp_slow_shmem_startup();
 	sdp_nplus1_shmem_startup();
+	sdp_workers_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 
 	/*
@@ -196,6 +208,23 @@ define_maintenance_gucs(void)
 							   "Time zone in which partition boundaries of timestamptz keys are computed.",
 							   NULL, &sdp_partition_timezone, "UTC",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("smart_dairy_perf.maintenance_databases",
+							   "Comma-separated databases in which the background worker runs maintenance.",
+							   "Empty: no background maintenance (use pg_cron and sdp.schedule_maintenance()).",
+							   &sdp_maintenance_databases, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomStringVariable("smart_dairy_perf.maintenance_role",
+							   "Role the maintenance workers connect as; empty: the bootstrap superuser.",
+							   NULL, &sdp_maintenance_role, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.maintenance_interval",
+							"Time between two maintenance runs of a background worker.",
+							NULL, &sdp_maintenance_interval, 60, 1, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.log_retention",
+							"Age after which maintenance deletes rows of sdp.maintenance_log and sdp.matview_refresh_history; -1 keeps them.",
+							NULL, &sdp_log_retention, 30 * 24 * 3600, -1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
 void
@@ -216,4 +245,5 @@ _PG_init(void)
 	shmem_startup_hook = sdp_shmem_startup;
 
 	sdp_hooks_install();
+	sdp_workers_register_launcher();
 }

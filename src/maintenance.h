@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintenance.h
+ *	  The periodic maintenance run: its steps, its single-flight lock and
+ *	  its log, shared by sdp.run_maintenance() and the background worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SDP_MAINTENANCE_H
+#define SDP_MAINTENANCE_H
+
+#include "utils/timestamp.h"
+
+typedef struct SdpStepResult
+{
+	const char *status;			/* "ok", or "error" when an item failed */
+	char	   *message;
+	double		duration_ms;
+} SdpStepResult;
+
+extern int	sdp_maintenance_step_count(void);
+extern const char *sdp_maintenance_step_name(int step);
+extern void sdp_maintenance_run_step(int step, SdpStepResult *result);
+extern void sdp_maintenance_step_failed(int step, TimestampTz started,
+										const char *message);
+
+extern const char *sdp_maintenance_skipped(void);
+extern bool sdp_maintenance_try_lock(bool session);
+extern void sdp_maintenance_unlock_session(void);
+
+#endif							/* SDP_MAINTENANCE_H */

@@ -56,6 +56,21 @@ SELECT action, count(*) AS partitions, sum(row_estimate) AS rows,
   FROM sdp.prune_partitions('orders', dry_run => true) GROUP BY action ORDER BY action DESC;
 
 \echo
+\echo '=== Materialized views (refreshed by the maintenance worker) ========'
+SELECT matview, refresh_every AS every, concurrent_mode AS mode, concurrent_possible AS conc_ok,
+       to_char(last_refresh, 'HH24:MI:SS') AS last_refresh, staleness, size, rows, last_status
+  FROM sdp.matviews;
+\echo '--- refresh history during the workload ---'
+SELECT matview, mode, status, count(*) AS refreshes, round(avg(duration_ms)::numeric, 1) AS avg_ms,
+       max(rows_after) AS rows
+  FROM sdp.matview_refresh_history GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+\echo '--- maintenance worker runs (the last message of each step) ---'
+SELECT DISTINCT ON (action) action AS step, count(*) OVER (PARTITION BY action) AS runs,
+       count(*) FILTER (WHERE status <> 'ok') OVER (PARTITION BY action) AS not_ok, message AS last_message
+  FROM sdp.maintenance_log WHERE object LIKE 'database %'
+ ORDER BY action, id DESC;
+
+\echo
 \echo '=== Slow queries (newest per shape, with plans) ===================='
 SELECT DISTINCT ON (queryid)
        to_char(executed_at, 'HH24:MI:SS') AS at,

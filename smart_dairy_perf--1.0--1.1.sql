@@ -261,6 +261,19 @@ COMMENT ON VIEW sdp.maintenance_workers IS
 
 -- pg_cron glue.  The job runs as the role that schedules it, in this
 -- database; pg_cron must be installed here (cron.database_name).
+CREATE FUNCTION sdp._require_pg_cron(hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF to_regnamespace('cron') IS NULL
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'undefined_object', HINT = hint;
+    END IF;
+END
+$$;
+
 CREATE FUNCTION sdp.schedule_maintenance(schedule text DEFAULT '*/5 * * * *')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -268,14 +281,9 @@ AS $$
 DECLARE
     job bigint;
 BEGIN
-    IF to_regnamespace('cron') IS NULL
-       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
-        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name = '''
-                         || current_database() || ''', restart, and run CREATE EXTENSION pg_cron; '
-                         || 'or let the background worker run maintenance (smart_dairy_perf.maintenance_databases).';
-    END IF;
+    PERFORM sdp._require_pg_cron('Add pg_cron to shared_preload_libraries, set cron.database_name = '''
+        || current_database() || ''', restart, and run CREATE EXTENSION pg_cron; '
+        || 'or let the background worker run maintenance (smart_dairy_perf.maintenance_databases).');
     IF schedule IS NULL OR btrim(schedule) = '' THEN
         RAISE EXCEPTION 'schedule must not be empty'
             USING ERRCODE = 'invalid_parameter_value',
@@ -297,12 +305,8 @@ AS $$
 DECLARE
     removed boolean;
 BEGIN
-    IF to_regnamespace('cron') IS NULL
-       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
-        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Nothing is scheduled through pg_cron here; the background worker is configured with smart_dairy_perf.maintenance_databases.';
-    END IF;
+    PERFORM sdp._require_pg_cron('Nothing is scheduled through pg_cron here; the background worker '
+        || 'is configured with smart_dairy_perf.maintenance_databases.');
     IF NOT EXISTS (SELECT 1 FROM cron.job
                     WHERE jobname = 'smart_dairy_perf maintenance' AND username = current_user) THEN
         RAISE EXCEPTION 'no smart_dairy_perf maintenance job is scheduled for role "%"', current_user

@@ -149,8 +149,10 @@ CREATE MATERIALIZED VIEW m_unregistered AS SELECT 1 AS one;
 SELECT * FROM sdp.refresh_matview('m_unregistered');
 SELECT sdp.unregister_matview('m_unregistered');
 -- pg_cron is not installed in this database
+\set SHOW_CONTEXT never
 SELECT sdp.schedule_maintenance();
 SELECT sdp.unschedule_maintenance();
+\set SHOW_CONTEXT errors
 
 -- ownership and privileges: a role that may execute but does not own
 CREATE ROLE sdp_mv_clerk;

@@ -185,6 +185,8 @@ start_worker(int slot, const char *dbname)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	MemoryContext oldcxt;
+	bool		registered;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -201,7 +203,11 @@ start_worker(int slot, const char *dbname)
 	strlcpy(worker.bgw_extra + NAMEDATALEN, sdp_maintenance_role, NAMEDATALEN);
 	worker.bgw_notify_pid = MyProcPid;
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	/* the handle outlives the loop's memory context, which is reset */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(oldcxt);
+	if (!registered)
 	{
 		ereport(LOG,
 				(errmsg("smart_dairy_perf: could not start the maintenance worker for database \"%s\"",

@@ -122,6 +122,16 @@ ok($node->poll_query_until('postgres', q{SELECT usename = 'dairy_maint' FROM pg_
 	WHERE backend_type = 'smart_dairy_perf maintenance' AND datname = 'dairy'}),
 	'the worker runs as the new role');
 
+# a database taken off the list loses its worker at the reload
+$node->safe_psql('postgres', q{ALTER SYSTEM SET smart_dairy_perf.maintenance_databases = 'dairy'});
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE backend_type = 'smart_dairy_perf maintenance' AND datname = 'plain_db'}),
+	'the worker of a database removed from the list stops');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'smart_dairy_perf maintenance' AND datname = 'dairy'}), 1,
+	'the other keeps running');
+
 # 7. single flight: while a manual run holds the lock, the worker skips
 my $manual = $node->background_psql($db);
 for (1 .. 50)
@@ -148,8 +158,13 @@ $node->wait_for_catchup($standby);
 sleep(3);
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
 	WHERE backend_type LIKE 'smart_dairy_perf%'}), 0, 'no launcher or worker on the standby');
-ok($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
-	WHERE backend_type LIKE 'smart_dairy_perf%'}) >= 2, 'while the primary has them');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'smart_dairy_perf maintenance'}), 1, 'while the primary has its worker');
+# the launcher has no database connection, so it is looked for by its
+# process title (cluster_name is the node's name)
+my @titles = split /\n/, `ps -eo args`;
+is(scalar(grep { /^postgres: standby: smart_dairy_perf/ } @titles), 0, 'no launcher process on the standby');
+is(scalar(grep { /^postgres: worker: smart_dairy_perf launcher/ } @titles), 1, 'one on the primary');
 unlike(slurp_file($standby->logfile), qr/smart_dairy_perf: skipping|maintenance step/,
 	'the standby logs nothing about maintenance');
 my ($ret, $out, $err) = $standby->psql($db, 'SELECT * FROM sdp.run_maintenance()');
@@ -183,6 +198,7 @@ my $t0 = time();
 $node->stop('fast');
 my $elapsed = time() - $t0;
 cmp_ok($elapsed, '<', 5, sprintf('fast shutdown took %.2f s', $elapsed));
+diag(sprintf('fast shutdown in the middle of a refresh: %.2f s', $elapsed));
 unlike(slurp_file($node->logfile), qr/PANIC|terminated by signal 11/, 'no crash');
 
 done_testing();

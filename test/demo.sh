@@ -39,7 +39,7 @@ log "dairy data loaded in $(( $(date +%s) - start ))s: $(sdp_psql -At -c "
 	SELECT sum(n_live_tup) FROM pg_stat_user_tables") rows"
 
 # orders by month: convert the loaded table, keep 3 months ahead, and keep
-# 12 months (retention is shown as a dry run at the end)
+# 12 months: the maintenance worker detaches the older partitions
 start=$(date +%s)
 sdp_psql -At -c "SELECT count(*) FROM sdp.partition_table('orders', 'created_at', '1 month', 3)" >/dev/null
 sdp_psql -c "UPDATE sdp.partition_config SET retention = '12 months' WHERE parent = 'orders'::regclass" \

@@ -50,7 +50,10 @@ SELECT format(E'  -> %s', suggestion) FROM sdp.n_plus_one;
 \echo '=== Partitions of orders (monthly, 3 ahead, retention 12 months) ==='
 SELECT partition, range_from, range_to, row_estimate AS rows, size, is_default
   FROM sdp.partitions WHERE parent = 'orders'::regclass;
-\echo '--- retention, dry run: what sdp.run_partition_maintenance() would do ---'
+\echo '--- retention: partitions older than 12 months, detached by the maintenance worker ---'
+SELECT object AS detached, to_char(started, 'HH24:MI:SS') AS at, message
+  FROM sdp.maintenance_log WHERE action IN ('detach partition', 'drop partition') ORDER BY id;
+\echo '--- and what a run now would do (dry run) ---'
 SELECT action, count(*) AS partitions, sum(row_estimate) AS rows,
        min(range_from) AS oldest_from, max(range_to) AS newest_to
   FROM sdp.prune_partitions('orders', dry_run => true) GROUP BY action ORDER BY action DESC;
@@ -69,6 +72,19 @@ SELECT DISTINCT ON (action) action AS step, count(*) OVER (PARTITION BY action) 
        count(*) FILTER (WHERE status <> 'ok') OVER (PARTITION BY action) AS not_ok, message AS last_message
   FROM sdp.maintenance_log WHERE object LIKE 'database %'
  ORDER BY action, id DESC;
+
+\echo
+\echo '=== Index health ==================================================='
+\echo '--- foreign keys without an index (each parent DELETE scans the child) ---'
+SELECT table_name, constraint_name, columns, referenced_table, table_rows, create_ddl
+  FROM sdp.foreign_keys_without_index WHERE schema_name = 'public';
+\echo '--- duplicate and redundant indexes ---'
+SELECT 'duplicate' AS kind, table_name, index_name, duplicate_of AS kept, size FROM sdp.duplicate_indexes
+UNION ALL
+SELECT 'redundant', table_name, index_name, covered_by, size FROM sdp.redundant_indexes;
+\echo '--- unused indexes (statistics since the cluster started) ---'
+SELECT table_name, index_name, size, table_writes_per_day AS writes_per_day, warning IS NOT NULL AS too_young
+  FROM sdp.unused_indexes WHERE schema_name = 'public';
 
 \echo
 \echo '=== Slow queries (newest per shape, with plans) ===================='

@@ -19,7 +19,9 @@ OBJS         = src/smart_dairy_perf.o \
                src/partition_convert.o \
                src/matview_manager.o \
                src/maintenance.o \
-               src/maintenance_worker.o
+               src/maintenance_worker.o \
+               src/hypothetical_index.o \
+               src/index_advisor.o
 DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 

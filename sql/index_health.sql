@@ -86,6 +86,19 @@ ANALYZE order_items;
 SELECT index_name, bloat_pct < 30 AS compact_again
   FROM sdp.index_bloat WHERE schema_name = 'ih' AND index_name = 'order_items_pkey';
 
+-- the advisor on this schema (its tables are small: no size threshold)
+SELECT sdp.reset() >= 0 AS reset;
+SELECT count(*) FROM order_items WHERE product_id = 17;
+SELECT count(*) FROM order_items WHERE product_id = 18;
+SELECT max(created_at) FROM orders WHERE status = 'paid' AND created_at > '2025-03-01';
+SELECT p.name FROM products p JOIN farms f ON f.id = p.farm_id WHERE f.region = 'r1' AND p.category = 'c2' LIMIT 3;
+SET smart_dairy_perf.advisor_min_table_pages = 0;
+SELECT "table", columns, ddl, calls, improvement_pct > 50 AS large_gain
+  FROM sdp.recommend_indexes() ORDER BY "table"::text;
+RESET smart_dairy_perf.advisor_min_table_pages;
+SELECT * FROM sdp.recommend_indexes(-1);
+SELECT * FROM sdp.recommend_indexes(101);
+
 -- fixing what the views said empties them
 DROP INDEX orders_user_again, farms_id_copy, products_farm, orders_status_bad;
 CREATE INDEX ON order_items (order_id);

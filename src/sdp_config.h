@@ -44,6 +44,7 @@ extern char *sdp_partition_timezone;
 extern char *sdp_maintenance_databases;
 extern char *sdp_maintenance_role;
 extern int	sdp_maintenance_interval;	/* seconds */
-extern int	sdp_log_retention;	/* seconds; -1 keeps everything */
+extern int	sdp_log_retention;
+extern int	sdp_advisor_min_table_pages;	/* seconds; -1 keeps everything */
 
 #endif							/* SDP_CONFIG_H */

@@ -64,6 +64,7 @@ char	   *sdp_maintenance_databases = NULL;
 char	   *sdp_maintenance_role = NULL;
 int			sdp_maintenance_interval = 60;
 int			sdp_log_retention = 30 * 24 * 3600;
+int			sdp_advisor_min_table_pages = 128;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", SDP_TRACK_NONE, false},
@@ -193,6 +194,11 @@ define_gucs(void)
 							   "Identifier of the application request the session is serving; set it with SET LOCAL for exact N+1 grouping.",
 							   NULL, &sdp_request_id, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("smart_dairy_perf.advisor_min_table_pages",
+							"Tables smaller than this get no index recommendation.",
+							NULL, &sdp_advisor_min_table_pages, 128, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_BLOCKS, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("smart_dairy_perf");
 }

@@ -74,7 +74,11 @@ SELECT DISTINCT ON (action) action AS step, count(*) OVER (PARTITION BY action) 
  ORDER BY action, id DESC;
 
 \echo
-\echo '=== Index health ==================================================='
+\echo '=== Indexes: advice and health ====================================='
+\echo '--- missing indexes: what-if planning of the profiled workload (sdp.recommend_indexes) ---'
+SELECT "table", columns, improvement_pct AS "gain_%", calls, total_exec_ms AS query_ms,
+       pg_size_pretty(est_size_bytes) AS est_size, ddl
+  FROM sdp.recommend_indexes();
 \echo '--- foreign keys without an index (each parent DELETE scans the child) ---'
 SELECT table_name, constraint_name, columns, referenced_table, table_rows, create_ddl
   FROM sdp.foreign_keys_without_index WHERE schema_name = 'public';

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * hypothetical_index.c
+ *	  Hypothetical btree indexes for what-if planning: an index that exists
+ *	  only as an IndexOptInfo the planner finds in a relation's index list.
+ *	  Its size and height are estimated like a real btree's (tuples of the
+ *	  table, key widths from the column statistics, a 90 % fill factor), so
+ *	  btcostestimate prices it as it would the built index.
+ *
+ *	  Nothing is written to the catalogs; the indexes are visible only to
+ *	  planning done by this backend while index_advisor.c has the
+ *	  get_relation_info hook installed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/amapi.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_opclass.h"
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/lsyscache.h"
+
+#include "hypothetical_index.h"
+
+/* btree page: header and special space; index tuple: header, line pointer */
+#define BT_PAGE_USABLE	((BLCKSZ - 24 - 16) * 0.9)
+#define BT_TUPLE_OVERHEAD	(8 + 4)
+
+static int32
+key_width(Oid relid, SdpHypoKey *key, Oid typid, int32 typmod)
+{
+	int32		width = 0;
+
+	if (key->attnum > 0)
+		width = get_attavgwidth(relid, key->attnum);
+	if (width <= 0)
+		width = get_typavgwidth(typid, typmod);
+	return MAXALIGN(width);
+}
+
+/*
+ * Build the planner's view of a hypothetical btree index on rel over keys
+ * (columns, or expressions whose Vars use varno 1).  Returns NULL when a
+ * key's type has no default btree operator class.
+ */
+IndexOptInfo *
+sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel, Oid relid, Oid fake_oid,
+					SdpHypoKey *keys, int nkeys)
+{
+	IndexOptInfo *info = makeNode(IndexOptInfo);
+	IndexAmRoutine *am = GetIndexAmRoutineByAmId(BTREE_AM_OID, false);
+	double		tuple_size = BT_TUPLE_OVERHEAD;
+	double		pages;
+
+	info->indexoid = fake_oid;
+	info->reltablespace = InvalidOid;
+	info->rel = rel;
+	info->ncolumns = info->nkeycolumns = nkeys;
+	info->indexkeys = palloc0(sizeof(int) * nkeys);
+	info->indexcollations = palloc0(sizeof(Oid) * nkeys);
+	info->opfamily = palloc0(sizeof(Oid) * nkeys);
+	info->opcintype = palloc0(sizeof(Oid) * nkeys);
+	info->sortopfamily = palloc0(sizeof(Oid) * nkeys);
+	info->reverse_sort = palloc0(sizeof(bool) * nkeys);
+	info->nulls_first = palloc0(sizeof(bool) * nkeys);
+	info->canreturn = palloc0(sizeof(bool) * nkeys);
+	info->opclassoptions = palloc0(sizeof(bytea *) * nkeys);
+	info->relam = BTREE_AM_OID;
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		Oid			typid;
+		int32		typmod;
+		Oid			collation;
+		Oid			opclass;
+		Expr	   *tle_expr;
+
+		if (keys[i].attnum > 0)
+		{
+			get_atttypetypmodcoll(relid, keys[i].attnum, &typid, &typmod, &collation);
+			tle_expr = (Expr *) makeVar(rel->relid, keys[i].attnum, typid, typmod,
+										collation, 0);
+		}
+		else
+		{
+			Node	   *expr = copyObject(keys[i].expr);
+
+			ChangeVarNodes(expr, 1, rel->relid, 0);
+			typid = exprType(expr);
+			typmod = exprTypmod(expr);
+			collation = exprCollation(expr);
+			info->indexprs = lappend(info->indexprs, expr);
+			tle_expr = (Expr *) expr;
+		}
+		opclass = GetDefaultOpClass(typid, BTREE_AM_OID);
+		if (!OidIsValid(opclass))
+			return NULL;
+		info->indexkeys[i] = keys[i].attnum;
+		info->indexcollations[i] = collation;
+		info->opfamily[i] = get_opclass_family(opclass);
+		info->opcintype[i] = get_opclass_input_type(opclass);
+		info->sortopfamily[i] = info->opfamily[i];
+		info->canreturn[i] = true;
+		info->indextlist = lappend(info->indextlist,
+								   makeTargetEntry(tle_expr, i + 1, NULL, false));
+		tuple_size += key_width(relid, &keys[i], typid, typmod);
+	}
+
+	/* size like a freshly built btree: leaf pages, a metapage, inner pages */
+	info->tuples = rel->tuples;
+	pages = ceil(Max(rel->tuples, 1) * tuple_size / BT_PAGE_USABLE);
+	info->tree_height = pages <= 1 ? 0 :
+		(int) ceil(log(pages) / log(Max(BT_PAGE_USABLE / tuple_size, 2)));
+	info->pages = (BlockNumber) (pages + 1 + pages / Max(BT_PAGE_USABLE / tuple_size, 2));
+
+	info->predOK = false;
+	info->unique = false;
+	info->immediate = true;
+	info->hypothetical = true;
+	info->amcanorderbyop = am->amcanorderbyop;
+	info->amoptionalkey = am->amoptionalkey;
+	info->amsearcharray = am->amsearcharray;
+	info->amsearchnulls = am->amsearchnulls;
+	info->amhasgettuple = am->amgettuple != NULL;
+	info->amhasgetbitmap = am->amgetbitmap != NULL;
+	info->amcanparallel = am->amcanparallel;
+	info->amcanmarkpos = am->ammarkpos != NULL && am->amrestrpos != NULL;
+	info->amcostestimate = am->amcostestimate;
+	return info;
+}
+
+/* Estimated size in bytes of a built index (what the planner is told). */
+int64
+sdp_hypo_index_bytes(IndexOptInfo *info)
+{
+	return (int64) info->pages * BLCKSZ;
+}

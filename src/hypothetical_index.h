@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * hypothetical_index.h
+ *	  Hypothetical btree indexes for what-if planning.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SDP_HYPOTHETICAL_INDEX_H
+#define SDP_HYPOTHETICAL_INDEX_H
+
+#include "nodes/pathnodes.h"
+
+/* one key of a hypothetical index: a column, or an expression (attnum 0) */
+typedef struct SdpHypoKey
+{
+	AttrNumber	attnum;
+	Node	   *expr;			/* Vars with varno 1 */
+} SdpHypoKey;
+
+extern IndexOptInfo *sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel,
+										 Oid relid, Oid fake_oid,
+										 SdpHypoKey *keys, int nkeys);
+extern int64 sdp_hypo_index_bytes(IndexOptInfo *info);
+
+#endif							/* SDP_HYPOTHETICAL_INDEX_H */

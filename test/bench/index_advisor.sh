@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Index advice, smart_dairy_perf vs pg_qualstats 2 (Debian's
+# postgresql-15-pg-qualstats), in one run on one cluster: the main job's
+# dairy schema (primary keys only) and its two-pool pgbench workload, with
+# pg_qualstats sampling every statement.  Then:
+#   1. the workload with no extra index (baseline);
+#   2. sdp.recommend_indexes() and pg_qualstats_index_advisor() are asked;
+#   3. each tool's set is built alone, the workload runs again, the set is
+#      dropped.
+# Prints both sets and the throughput and mean latency of each run.
+#
+#   test/bench/index_advisor.sh [SECONDS]
+
+source "$(dirname "$0")/../lib.sh"
+DURATION=${1:-20}
+WL=$SDP_ROOT/test/workload
+
+sdp_install_deps postgresql-$PG_MAJOR-pg-qualstats
+sdp_build_install
+sdp_start_cluster advbench "shared_buffers = 256MB" "max_connections = 50" \
+	"shared_preload_libraries = 'smart_dairy_perf,pg_qualstats'" \
+	"pg_qualstats.sample_rate = 1" "pg_qualstats.max = 10000"
+trap 'sdp_stop_cluster; rm -rf "$SDP_TMP"' EXIT
+
+as_pg createdb dairy
+export PGDATABASE=dairy
+sdp_psql -c 'CREATE EXTENSION smart_dairy_perf' -c 'CREATE EXTENSION pg_qualstats'
+sdp_psql -f "$WL/schema.sql" >/dev/null
+sdp_psql -c 'VACUUM ANALYZE' >/dev/null
+
+# both pools at once; prints "<web tps> <erp tps> <web ms> <erp ms>"
+workload() {
+	cd "$WL/pgbench"
+	as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$DURATION" \
+		-f browse.sql@20 -f my_orders.sql@3 -f login.sql@2 -f order_page.sql@4 \
+		-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
+	local web=$!
+	as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$DURATION" \
+		-f checkout.sql@20 -f sales_report.sql@1 -f restock.sql@2 dairy >"$SDP_TMP/erp.log" 2>&1 &
+	local erp=$!
+	wait $web && wait $erp || { cat "$SDP_TMP/web.log" "$SDP_TMP/erp.log"; exit 1; }
+	cd "$SDP_ROOT"
+	echo "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log")" \
+		"$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log")" \
+		"$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log")" \
+		"$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log")"
+}
+
+indexes() { sdp_psql -At -c "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"; }
+
+# build a set of CREATE INDEX statements, run the workload, drop what was built
+with_set() {
+	local ddl_file=$1 before after
+	before=$(indexes)
+	while IFS= read -r stmt; do
+		[ -n "$stmt" ] && sdp_psql -q -c "$stmt"
+	done <"$ddl_file"
+	sdp_psql -q -c 'ANALYZE'
+	after=$(indexes)
+	workload
+	comm -13 <(echo "$before") <(echo "$after") | while IFS= read -r ix; do
+		sdp_psql -q -c "DROP INDEX public.$(printf '%s' "$ix" | sed 's/"/""/g; s/.*/"&"/')"
+	done
+}
+
+log "baseline workload (${DURATION}s, primary keys only)"
+sdp_psql -q -c 'SELECT sdp.reset()' -c 'SELECT pg_qualstats_reset()'
+read -r b_web b_erp b_wms b_ems < <(workload)
+
+log "asking both advisors"
+sdp_psql -At -c "SELECT ddl FROM sdp.recommend_indexes()" >"$SDP_TMP/sdp.sql"
+sdp_psql -At -c "SELECT json_array_elements_text(pg_qualstats_index_advisor() -> 'indexes')" \
+	>"$SDP_TMP/qualstats.sql"
+echo; echo "smart_dairy_perf recommends:"; sed 's/^/  /' "$SDP_TMP/sdp.sql"
+echo "pg_qualstats recommends:"; sed 's/^/  /' "$SDP_TMP/qualstats.sql"
+echo "pg_qualstats leaves unoptimised:"
+sdp_psql -At -c "SELECT json_array_elements_text(pg_qualstats_index_advisor() -> 'unoptimised')" | sed 's/^/  /'
+
+log "workload with smart_dairy_perf's indexes"
+read -r s_web s_erp s_wms s_ems < <(with_set "$SDP_TMP/sdp.sql")
+log "workload with pg_qualstats' indexes"
+read -r q_web q_erp q_wms q_ems < <(with_set "$SDP_TMP/qualstats.sql")
+
+echo
+printf '%-28s %12s %12s %14s %14s\n' "indexes" "web_read tps" "erp_write tps" "web_read ms" "erp_write ms"
+printf '%-28s %12s %12s %14s %14s\n' "primary keys only" "$b_web" "$b_erp" "$b_wms" "$b_ems"
+printf '%-28s %12s %12s %14s %14s\n' "smart_dairy_perf ($(grep -c . "$SDP_TMP/sdp.sql"))" "$s_web" "$s_erp" "$s_wms" "$s_ems"
+printf '%-28s %12s %12s %14s %14s\n' "pg_qualstats ($(grep -c . "$SDP_TMP/qualstats.sql"))" "$q_web" "$q_erp" "$q_wms" "$q_ems"

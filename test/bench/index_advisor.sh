@@ -64,8 +64,9 @@ with_set() {
 }
 
 log "baseline workload (${DURATION}s, primary keys only)"
-sdp_psql -q -c 'SELECT sdp.reset()' -c 'SELECT pg_qualstats_reset()'
-read -r b_web b_erp b_wms b_ems < <(workload)
+sdp_psql -q -At -c 'SELECT sdp.reset()' -c 'SELECT pg_qualstats_reset()' >/dev/null
+workload >"$SDP_TMP/run"
+read -r b_web b_erp b_wms b_ems <"$SDP_TMP/run"
 
 log "asking both advisors"
 sdp_psql -At -c "SELECT ddl FROM sdp.recommend_indexes()" >"$SDP_TMP/sdp.sql"
@@ -77,9 +78,11 @@ echo "pg_qualstats leaves unoptimised:"
 sdp_psql -At -c "SELECT json_array_elements_text(pg_qualstats_index_advisor() -> 'unoptimised')" | sed 's/^/  /'
 
 log "workload with smart_dairy_perf's indexes"
-read -r s_web s_erp s_wms s_ems < <(with_set "$SDP_TMP/sdp.sql")
+with_set "$SDP_TMP/sdp.sql" >"$SDP_TMP/run"
+read -r s_web s_erp s_wms s_ems <"$SDP_TMP/run"
 log "workload with pg_qualstats' indexes"
-read -r q_web q_erp q_wms q_ems < <(with_set "$SDP_TMP/qualstats.sql")
+with_set "$SDP_TMP/qualstats.sql" >"$SDP_TMP/run"
+read -r q_web q_erp q_wms q_ems <"$SDP_TMP/run"
 
 echo
 printf '%-28s %12s %12s %14s %14s\n' "indexes" "web_read tps" "erp_write tps" "web_read ms" "erp_write ms"

@@ -74,6 +74,14 @@ SELECT DISTINCT ON (action) action AS step, count(*) OVER (PARTITION BY action) 
  ORDER BY action, id DESC;
 
 \echo
+\echo '=== Database health ================================================'
+SELECT table_name, row_estimate AS rows, total_size FROM sdp.table_sizes WHERE schema_name = 'public' LIMIT 6;
+SELECT scope, name, hit_ratio FROM sdp.cache_hit_ratio WHERE scope = 'database';
+SELECT application_name AS app, state, connections FROM sdp.connections WHERE database = current_database();
+SELECT table_name, live_rows, dead_rows, dead_pct, vacuum_age, vacuum_due
+  FROM sdp.vacuum_health WHERE schema_name = 'public' LIMIT 5;
+
+\echo
 \echo '=== Indexes: advice and health ====================================='
 \echo '--- missing indexes: what-if planning of the profiled workload (sdp.recommend_indexes) ---'
 SELECT "table", columns, improvement_pct AS "gain_%", calls, total_exec_ms AS query_ms,

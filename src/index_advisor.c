@@ -12,7 +12,8 @@
  *	     workload is planned: per table, the columns compared with
  *	     constants or parameters (equality columns first, then one range
  *	     column or the ORDER BY columns of a LIMIT query), each such column
- *	     alone, join keys, and expressions over one column with immutable
+ *	     alone, join keys (equivalence classes, and outer-join clauses), and
+ *	     expressions over one column with immutable
  *	     functions (lower(email)).  A candidate whose columns lead an
  *	     existing valid index, on a catalog, or on a table smaller than
  *	     smart_dairy_perf.advisor_min_table_pages is dropped.
@@ -416,6 +417,28 @@ collect_candidates(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry 
 		}
 		if (mine && other)
 			add_candidate(rel, relid, &key, 1);
+	}
+
+	/* join clauses outside equivalence classes (outer joins): col = other.col */
+	foreach(lc, rel->joininfo)
+	{
+		RestrictInfo *ri = lfirst(lc);
+		OpExpr	   *op = (OpExpr *) ri->clause;
+		SdpHypoKey	key;
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2)
+			continue;
+		for (int side = 0; side < 2; side++)
+		{
+			Node	   *mine = list_nth(op->args, side);
+			Node	   *theirs = list_nth(op->args, 1 - side);
+
+			if (operand_key(root, mine, rti, &key) && key.attnum > 0 &&
+				!bms_is_member(rti, pull_varnos(root, theirs)) &&
+				!bms_is_empty(pull_varnos(root, theirs)) &&
+				btree_strategy(op->opno, mine, side == 1) == BTEqualStrategyNumber)
+				add_candidate(rel, relid, &key, 1);
+		}
 	}
 
 	/* each restricted column or expression alone */

@@ -64,7 +64,7 @@ char	   *sdp_maintenance_databases = NULL;
 char	   *sdp_maintenance_role = NULL;
 int			sdp_maintenance_interval = 60;
 int			sdp_log_retention = 30 * 24 * 3600;
-int			sdp_advisor_min_table_pages = 128;
+int			sdp_advisor_min_table_pages = 32;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", SDP_TRACK_NONE, false},
@@ -197,7 +197,7 @@ define_gucs(void)
 
 	DefineCustomIntVariable("smart_dairy_perf.advisor_min_table_pages",
 							"Tables smaller than this get no index recommendation.",
-							NULL, &sdp_advisor_min_table_pages, 128, 0, INT_MAX,
+							NULL, &sdp_advisor_min_table_pages, 32, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_BLOCKS, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("smart_dairy_perf");

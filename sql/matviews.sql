@@ -131,6 +131,7 @@ UPDATE sdp.matview_config SET last_refresh = NULL WHERE matview = 'm_fat'::regcl
 INSERT INTO sdp.maintenance_log (started, object, action, status)
 VALUES (now() - interval '400 days', 'old', 'old', 'ok');
 SET smart_dairy_perf.log_retention = '365d';
+SET smart_dairy_perf.snapshot_interval = 0;   -- snapshots: sql/snapshots.sql
 SELECT step, status, message FROM sdp.run_maintenance();
 SELECT count(*) >= 3 AS partitions_made FROM sdp.partitions WHERE parent = 'mv_deliveries'::regclass;
 SELECT action, status FROM sdp.maintenance_log WHERE object LIKE 'database %' ORDER BY id;

@@ -6,7 +6,10 @@
  *	  Steps, in order:
  *	    1. due materialized-view refreshes (sdp.refresh_matviews(true));
  *	    2. partition maintenance (sdp.run_partition_maintenance());
- *	    3. log retention: rows of sdp.maintenance_log and of
+ *	    3. a snapshot of the query statistics every
+ *	       smart_dairy_perf.snapshot_interval, older automatic ones removed
+ *	       after smart_dairy_perf.snapshot_retention;
+ *	    4. log retention: rows of sdp.maintenance_log and of
  *	       sdp.matview_refresh_history older than
  *	       smart_dairy_perf.log_retention are deleted.
  *	  Every step isolates its own items (one view, one parent); a step that
@@ -49,7 +52,8 @@ PG_FUNCTION_INFO_V1(sdp_run_maintenance);
 
 /*
  * A step is one statement returning (items failed, summary).  $1 is
- * smart_dairy_perf.log_retention in seconds.
+ * smart_dairy_perf.log_retention, $2 snapshot_interval and $3
+ * snapshot_retention, in seconds.
  */
 typedef struct MaintenanceStep
 {
@@ -71,6 +75,18 @@ static const MaintenanceStep steps[] = {
 		"format('tables: %s, failed: %s', count(DISTINCT parent), "
 		"count(DISTINCT parent) FILTER (WHERE status = 'error')) "
 	"FROM sdp.run_partition_maintenance()"},
+	{"snapshot",
+		"WITH old AS (DELETE FROM sdp.snapshots WHERE automatic AND $3 > 0 "
+		"             AND taken_at < now() - $3 * interval '1 second' RETURNING 1) "
+		"SELECT 0::bigint, CASE "
+		"WHEN $2 <= 0 THEN 'snapshot_interval = 0: none taken' "
+		"WHEN pg_catalog.current_setting('smart_dairy_perf.enabled', true) IS NULL "
+		"THEN 'profiler not loaded: none taken' "
+		"WHEN EXISTS (SELECT 1 FROM sdp.snapshots WHERE automatic "
+		"             AND taken_at > now() - $2 * interval '1 second') THEN 'not due' "
+		"ELSE 'taken #' || sdp.snapshot('auto ' || to_char(clock_timestamp(), "
+		"'YYYY-MM-DD HH24:MI:SS.US'), true) END "
+	"|| format(', %s old removed', (SELECT count(*) FROM old))"},
 	{"log retention",
 		"WITH l AS (DELETE FROM sdp.maintenance_log "
 		"           WHERE $1 >= 0 AND started < now() - $1 * interval '1 second' RETURNING 1), "
@@ -104,12 +120,14 @@ void
 sdp_maintenance_run_step(int step, SdpStepResult *result)
 {
 	TimestampTz started = GetCurrentTimestamp();
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(sdp_log_retention)};
+	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
+	Datum		values[3] = {Int32GetDatum(sdp_log_retention),
+		Int32GetDatum(sdp_snapshot_interval),
+	Int32GetDatum(sdp_snapshot_retention)};
 	bool		isnull;
 	int64		failed;
 
-	sdp_spi_exec(steps[step].sql, 1, types, values, NULL);
+	sdp_spi_exec(steps[step].sql, 3, types, values, NULL);
 	failed = DatumGetInt64(sdp_spi_datum(0, 1, &isnull));
 	result->message = pstrdup(sdp_spi_value(0, 2));
 	result->status = failed > 0 ? "error" : "ok";

@@ -45,6 +45,8 @@ extern char *sdp_maintenance_databases;
 extern char *sdp_maintenance_role;
 extern int	sdp_maintenance_interval;	/* seconds */
 extern int	sdp_log_retention;
-extern int	sdp_advisor_min_table_pages;	/* seconds; -1 keeps everything */
+extern int	sdp_advisor_min_table_pages;
+extern int	sdp_snapshot_interval;	/* seconds; 0: none */
+extern int	sdp_snapshot_retention;	/* seconds */	/* seconds; -1 keeps everything */
 
 #endif							/* SDP_CONFIG_H */

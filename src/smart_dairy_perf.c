@@ -65,6 +65,8 @@ char	   *sdp_maintenance_role = NULL;
 int			sdp_maintenance_interval = 60;
 int			sdp_log_retention = 30 * 24 * 3600;
 int			sdp_advisor_min_table_pages = 32;
+int			sdp_snapshot_interval = 3600;
+int			sdp_snapshot_retention = 7 * 24 * 3600;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", SDP_TRACK_NONE, false},
@@ -227,6 +229,14 @@ define_maintenance_gucs(void)
 							"Time between two maintenance runs of a background worker.",
 							NULL, &sdp_maintenance_interval, 60, 1, 7 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.snapshot_interval",
+							"Time between two automatic snapshots of the query statistics taken by maintenance; 0 disables them.",
+							NULL, &sdp_snapshot_interval, 3600, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.snapshot_retention",
+							"Age after which maintenance deletes automatic snapshots.",
+							NULL, &sdp_snapshot_retention, 7 * 24 * 3600, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.log_retention",
 							"Age after which maintenance deletes rows of sdp.maintenance_log and sdp.matview_refresh_history; -1 keeps them.",
 							NULL, &sdp_log_retention, 30 * 24 * 3600, -1, INT_MAX,

@@ -53,22 +53,37 @@ log "3 materialized views registered; the maintenance worker refreshes them when
 # the statistics start with the workload, not the load
 sdp_psql -At -c 'SELECT sdp.reset()' >/dev/null
 
-log "workload: ${DURATION}s, web_read pool (4 clients) + erp_write pool (2 clients)"
-cd "$WL/pgbench"
-as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$DURATION" \
-	-f browse.sql@20 -f my_orders.sql@3 -f login.sql@2 -f order_page.sql@4 \
-	-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
-web=$!
-as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$DURATION" \
-	-f checkout.sql@20 -f sales_report.sql@1 -f restock.sql@2 dairy >"$SDP_TMP/erp.log" 2>&1 &
-erp=$!
-wait $web || { cat "$SDP_TMP/web.log"; exit 1; }
-wait $erp || { cat "$SDP_TMP/erp.log"; exit 1; }
-cd "$SDP_ROOT"
-log "web_read: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log") tps," \
-	"erp_write: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log") tps"
+# both application pools at once, for DURATION seconds
+workload() {
+	log "workload: ${DURATION}s, web_read pool (4 clients) + erp_write pool (2 clients)"
+	cd "$WL/pgbench"
+	as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$DURATION" \
+		-f browse.sql@20 -f my_orders.sql@3 -f login.sql@2 -f order_page.sql@4 \
+		-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
+	local web=$!
+	as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$DURATION" \
+		-f checkout.sql@20 -f sales_report.sql@1 -f restock.sql@2 dairy >"$SDP_TMP/erp.log" 2>&1 &
+	local erp=$!
+	wait $web || { cat "$SDP_TMP/web.log"; exit 1; }
+	wait $erp || { cat "$SDP_TMP/erp.log"; exit 1; }
+	cd "$SDP_ROOT"
+	log "web_read: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log") tps," \
+		"erp_write: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log") tps"
+}
 
+workload
 as_pg psql -X -q -f "$WL/findings.sql"
+
+# the plans' workflow: baseline, optimize (the advisor's indexes), measure
+# again, report the difference
+sdp_psql -At -c "SELECT sdp.snapshot('baseline')" >/dev/null
+log "applying the advisor's indexes"
+sdp_psql -At -c 'SELECT ddl FROM sdp.recommend_indexes()' >"$SDP_TMP/advice.sql"
+while IFS= read -r ddl; do sdp_psql -q -c "$ddl"; done <"$SDP_TMP/advice.sql"
+sdp_psql -q -c 'ANALYZE' -c 'SELECT sdp.reset()' >/dev/null
+workload
+sdp_psql -At -c "SELECT sdp.snapshot('with advised indexes')" >/dev/null
+as_pg psql -X -q -f "$WL/comparison.sql"
 
 if [ -n "${KEEP:-}" ]; then
 	log "cluster left running: psql -h $SDP_SOCK -p $SDP_PORT -U postgres dairy"

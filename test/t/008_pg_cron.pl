@@ -47,7 +47,7 @@ ok($node->poll_query_until($db, qq{SELECT count(*) > 0 FROM cron.job_run_details
 	WHERE jobid = $job AND status = 'succeeded'}), 'pg_cron ran the job');
 is(sql(q{SELECT string_agg(action || ':' || status, ',' ORDER BY id) FROM sdp.maintenance_log
 	WHERE object LIKE 'database %'}),
-	'refresh materialized views:ok,partition maintenance:ok,log retention:ok', 'every step ran');
+	'refresh materialized views:ok,partition maintenance:ok,snapshot:ok,log retention:ok', 'every step ran');
 is(sql(q{SELECT n FROM price_summary}), 11, 'the due view was refreshed by the job');
 is(sql(q{SELECT to_regclass('page_views_p' ||
 	to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month', 'YYYY_MM')) IS NOT NULL}),

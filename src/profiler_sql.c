@@ -35,6 +35,7 @@ PG_FUNCTION_INFO_V1(sdp_slow_queries);
 PG_FUNCTION_INFO_V1(sdp_profiler_info);
 PG_FUNCTION_INFO_V1(sdp_reset_all);
 PG_FUNCTION_INFO_V1(sdp_reset_query);
+PG_FUNCTION_INFO_V1(sdp_query_histograms);
 
 /* A copy of one entry, taken under the locks. */
 typedef struct StatSnapshot
@@ -268,6 +269,60 @@ sdp_query_stats(PG_FUNCTION_ARGS)
 		emit_stat_row(rsinfo, &snaps[i], showtext, by_application,
 					  see_all || snaps[i].key.userid == me);
 
+	return (Datum) 0;
+}
+
+/*
+ * Upper bounds (ms) of the cumulative buckets sdp.metrics() publishes;
+ * +Inf is the call count.  A fine bucket that straddles a bound is counted
+ * under the next one, so a count may leave out executions up to 9 % below
+ * its bound (the histogram's resolution), never include one above it.
+ */
+static const double metric_bounds_ms[] = {
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+};
+
+/*
+ * sdp._query_histograms(): per visible entry (user, database, query id,
+ * top-level, application), its executions at or under each bound.
+ */
+Datum
+sdp_query_histograms(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			me = GetUserId();
+	bool		see_all;
+	StatSnapshot *snaps;
+	long		n;
+
+	sdp_store_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	see_all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
+	snaps = take_snapshot(false, me, see_all, &n);
+
+	for (long i = 0; i < n; i++)
+	{
+		const SdpHistogram *h = &snaps[i].counters.histogram;
+		uint64		cumulative = 0;
+		int			bucket = 0;
+
+		if (!see_all && snaps[i].key.userid != me)
+			continue;
+		for (int b = 0; b < lengthof(metric_bounds_ms); b++)
+		{
+			Datum		values[4];
+			bool		nulls[4] = {false, false, false, false};
+
+			while (bucket < SDP_HIST_BUCKETS - 1 &&
+				   sdp_histogram_bucket_upper_ms(bucket) <= metric_bounds_ms[b] * 1.0000001)
+				cumulative += h->counts[bucket++];
+			values[0] = ObjectIdGetDatum(snaps[i].key.dbid);
+			values[1] = Int64GetDatumFast((int64) snaps[i].key.queryid);
+			values[2] = Float8GetDatum(metric_bounds_ms[b]);
+			values[3] = Int64GetDatumFast((int64) cumulative);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
 	return (Datum) 0;
 }
 

@@ -25,7 +25,7 @@ OBJS         = src/smart_dairy_perf.o \
 DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
-REGRESS      = profiler normalize privileges partitions matviews index_health health snapshots
+REGRESS      = profiler normalize privileges partitions matviews index_health health snapshots report
 REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
 
 PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \

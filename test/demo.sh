@@ -85,6 +85,12 @@ workload
 sdp_psql -At -c "SELECT sdp.snapshot('with advised indexes')" >/dev/null
 as_pg psql -X -q -f "$WL/comparison.sql"
 
+# the report, as one self-contained HTML file (with charts) and markdown
+mkdir -p "$SDP_ROOT/report"
+sdp_psql -At -c "SELECT sdp.report('html', 'baseline', 'with advised indexes')" >"$SDP_ROOT/report/dairy_report.html"
+sdp_psql -At -c "SELECT sdp.report('markdown', 'baseline', 'with advised indexes')" >"$SDP_ROOT/report/dairy_report.md"
+log "report written: $SDP_ROOT/report/dairy_report.html (open it in a browser) and dairy_report.md"
+
 if [ -n "${KEEP:-}" ]; then
 	log "cluster left running: psql -h $SDP_SOCK -p $SDP_PORT -U postgres dairy"
 	log "stop it with: runuser -u postgres -- pg_ctl -D $SDP_DATA stop"

@@ -16,7 +16,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 sdp_install_deps() {
 	local wanted=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 		postgresql-contrib-$PG_MAJOR postgresql-$PG_MAJOR-cron
-		libipc-run-perl make gcc valgrind python3 python3-prometheus-client bc "$@")
+		libipc-run-perl make gcc valgrind python3 python3-prometheus-client chromium bc "$@")
 	local missing=()
 	local pkg
 	for pkg in "${wanted[@]}"; do

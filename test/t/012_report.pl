@@ -1,0 +1,56 @@
+# sdp.report('html') rendered in headless Chromium (Debian's chromium):
+# one self-contained file, no script, that the browser parses into the
+# sections, tables and two SVG charts, and screenshots.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $chromium = '/usr/bin/chromium';
+plan skip_all => 'chromium is not installed' unless -x $chromium;
+
+my $node = PostgreSQL::Test::Cluster->new('report');
+$node->init;
+$node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'smart_dairy_perf'});
+$node->start;
+my $db = 'postgres';
+$node->safe_psql($db, q{
+CREATE EXTENSION smart_dairy_perf;
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, total numeric);
+INSERT INTO orders SELECT g, g % 500, g FROM generate_series(1, 50000) g;
+ANALYZE orders;
+});
+$node->safe_psql($db, "SELECT count(*) FROM orders WHERE user_id = $_") for 1 .. 30;
+$node->safe_psql($db, "SELECT total FROM orders WHERE id = $_") for 1 .. 30;
+$node->safe_psql($db, q{SELECT sdp.snapshot('before')});
+$node->safe_psql($db, 'CREATE INDEX ON orders (user_id)');
+$node->safe_psql($db, 'SELECT sdp.reset()');
+$node->safe_psql($db, "SELECT count(*) FROM orders WHERE user_id = $_") for 1 .. 30;
+$node->safe_psql($db, q{SELECT sdp.snapshot('after')});
+
+my $dir = $node->basedir;
+my $html = $node->safe_psql($db, q{SELECT sdp.report('html', 'before', 'after')});
+open my $fh, '>', "$dir/report.html" or die $!;
+print $fh $html;
+close $fh;
+unlike($html, qr/<script|<link|<img|\b(?:src|href)=|\@import|url\(/i, 'self-contained: no script, no external resource');
+
+my @flags = ('--headless=new', '--no-sandbox', '--disable-gpu', '--hide-scrollbars',
+	"--user-data-dir=$dir/chromium", '--window-size=1280,2000');
+my $dom = `HOME=$dir $chromium @flags --dump-dom file://$dir/report.html 2>/dev/null`;
+ok(length($dom) > 1000, 'Chromium rendered the report');
+my $svgs = () = $dom =~ /<svg\b/g;
+is($svgs, 2, 'two inline SVG charts');
+my $bars = () = $dom =~ /<rect\b[^>]*width="[1-9]/g;
+cmp_ok($bars, '>=', 4, 'the charts have bars');
+my $tables = () = $dom =~ /<table>/g;
+cmp_ok($tables, '>=', 5, 'the sections are tables');
+like($dom, qr/<h2>Before and after: before → after<\/h2>/, 'the comparison section is there');
+like($dom, qr/WHERE user_id = \$1/, 'the top query is shown');
+
+system("HOME=$dir $chromium @flags --screenshot=$dir/report.png file://$dir/report.html >/dev/null 2>&1");
+ok(-s "$dir/report.png" > 20000, 'a screenshot of it was taken (' . (-s "$dir/report.png" // 0) . ' bytes)');
+
+$node->stop;
+done_testing();

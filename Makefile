@@ -21,11 +21,14 @@ OBJS         = src/smart_dairy_perf.o \
                src/maintenance.o \
                src/maintenance_worker.o \
                src/hypothetical_index.o \
-               src/index_advisor.o
-DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql
+               src/index_advisor.o \
+               src/predicate_sampler.o \
+               src/predicate_store.o
+DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql \
+               smart_dairy_perf--1.1--1.2.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
-REGRESS      = profiler normalize privileges partitions matviews index_health health snapshots report
+REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report
 REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
 
 PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \

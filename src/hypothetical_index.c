@@ -4,8 +4,11 @@
  *	  Hypothetical btree indexes for what-if planning: an index that exists
  *	  only as an IndexOptInfo the planner finds in a relation's index list.
  *	  Its size and height are estimated like a real btree's (tuples of the
- *	  table, key widths from the column statistics, a 90 % fill factor), so
- *	  btcostestimate prices it as it would the built index.
+ *	  table, or of the predicate for a partial index, key and INCLUDE
+ *	  widths from the column statistics, a 90 % fill factor), so
+ *	  btcostestimate prices it as it would the built index.  A partial
+ *	  index's predicate is proven against each query by the planner itself
+ *	  (check_index_predicates), as for a real one.
  *
  *	  Nothing is written to the catalogs; the indexes are visible only to
  *	  planning done by this backend while index_advisor.c has the
@@ -46,51 +49,81 @@ key_width(Oid relid, SdpHypoKey *key, Oid typid, int32 typmod)
 }
 
 /*
- * Build the planner's view of a hypothetical btree index on rel over keys
- * (columns, or expressions whose Vars use varno 1).  Returns NULL when a
- * key's type has no default btree operator class.
+ * Fraction of rel's rows a partial index keeps.  get_relation_info runs
+ * before the planner files rel under its relid, where the selectivity
+ * functions look for it, so it is filed there for the estimate and taken
+ * back at once.
+ */
+static Selectivity
+predicate_selectivity(PlannerInfo *root, RelOptInfo *rel, List *predicate)
+{
+	RelOptInfo *filed = root->simple_rel_array[rel->relid];
+	Selectivity selectivity;
+
+	root->simple_rel_array[rel->relid] = rel;
+	PG_TRY();
+	{
+		selectivity = clauselist_selectivity(root, predicate, rel->relid, JOIN_INNER, NULL);
+	}
+	PG_FINALLY();
+	{
+		root->simple_rel_array[rel->relid] = filed;
+	}
+	PG_END_TRY();
+	return selectivity;
+}
+
+/*
+ * Build the planner's view of a hypothetical btree index on rel (columns
+ * and expressions use varno 1 in def).  Returns NULL when a key's type has
+ * no default btree operator class.
  */
 IndexOptInfo *
 sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel, Oid relid, Oid fake_oid,
-					SdpHypoKey *keys, int nkeys)
+					const SdpHypoIndex *def)
 {
 	IndexOptInfo *info = makeNode(IndexOptInfo);
 	IndexAmRoutine *am = GetIndexAmRoutineByAmId(BTREE_AM_OID, false);
+	int			nkeys = def->nkeys;
+	int			ncolumns = def->nkeys + def->ninclude;
 	double		tuple_size = BT_TUPLE_OVERHEAD;
+	double		tuples = rel->tuples;
 	double		pages;
 
 	info->indexoid = fake_oid;
 	info->reltablespace = InvalidOid;
 	info->rel = rel;
-	info->ncolumns = info->nkeycolumns = nkeys;
-	info->indexkeys = palloc0(sizeof(int) * nkeys);
+	info->ncolumns = ncolumns;
+	info->nkeycolumns = nkeys;
+	info->indexkeys = palloc0(sizeof(int) * ncolumns);
 	info->indexcollations = palloc0(sizeof(Oid) * nkeys);
 	info->opfamily = palloc0(sizeof(Oid) * nkeys);
 	info->opcintype = palloc0(sizeof(Oid) * nkeys);
 	info->sortopfamily = palloc0(sizeof(Oid) * nkeys);
 	info->reverse_sort = palloc0(sizeof(bool) * nkeys);
 	info->nulls_first = palloc0(sizeof(bool) * nkeys);
-	info->canreturn = palloc0(sizeof(bool) * nkeys);
-	info->opclassoptions = palloc0(sizeof(bytea *) * nkeys);
+	info->canreturn = palloc0(sizeof(bool) * ncolumns);
+	info->opclassoptions = palloc0(sizeof(bytea *) * ncolumns);
 	info->relam = BTREE_AM_OID;
 
 	for (int i = 0; i < nkeys; i++)
 	{
+		SdpHypoKey *key = &def->keys[i];
 		Oid			typid;
 		int32		typmod;
 		Oid			collation;
 		Oid			opclass;
 		Expr	   *tle_expr;
 
-		if (keys[i].attnum > 0)
+		if (key->attnum > 0)
 		{
-			get_atttypetypmodcoll(relid, keys[i].attnum, &typid, &typmod, &collation);
-			tle_expr = (Expr *) makeVar(rel->relid, keys[i].attnum, typid, typmod,
+			get_atttypetypmodcoll(relid, key->attnum, &typid, &typmod, &collation);
+			tle_expr = (Expr *) makeVar(rel->relid, key->attnum, typid, typmod,
 										collation, 0);
 		}
 		else
 		{
-			Node	   *expr = copyObject(keys[i].expr);
+			Node	   *expr = copyObject(key->expr);
 
 			ChangeVarNodes(expr, 1, rel->relid, 0);
 			typid = exprType(expr);
@@ -102,7 +135,7 @@ sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel, Oid relid, Oid fake_oid,
 		opclass = GetDefaultOpClass(typid, BTREE_AM_OID);
 		if (!OidIsValid(opclass))
 			return NULL;
-		info->indexkeys[i] = keys[i].attnum;
+		info->indexkeys[i] = key->attnum;
 		info->indexcollations[i] = collation;
 		info->opfamily[i] = get_opclass_family(opclass);
 		info->opcintype[i] = get_opclass_input_type(opclass);
@@ -110,17 +143,41 @@ sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel, Oid relid, Oid fake_oid,
 		info->canreturn[i] = true;
 		info->indextlist = lappend(info->indextlist,
 								   makeTargetEntry(tle_expr, i + 1, NULL, false));
-		tuple_size += key_width(relid, &keys[i], typid, typmod);
+		tuple_size += key_width(relid, key, typid, typmod);
+	}
+	for (int i = 0; i < def->ninclude; i++)
+	{
+		SdpHypoKey	column = {def->include[i], NULL};
+		Oid			typid;
+		int32		typmod;
+		Oid			collation;
+
+		get_atttypetypmodcoll(relid, column.attnum, &typid, &typmod, &collation);
+		info->indexkeys[nkeys + i] = column.attnum;
+		info->canreturn[nkeys + i] = true;
+		info->indextlist = lappend(info->indextlist,
+								   makeTargetEntry((Expr *) makeVar(rel->relid, column.attnum,
+																	typid, typmod, collation, 0),
+												   nkeys + i + 1, NULL, false));
+		tuple_size += key_width(relid, &column, typid, typmod);
+	}
+	if (def->predicate != NIL)
+	{
+		List	   *predicate = copyObject(def->predicate);
+
+		ChangeVarNodes((Node *) predicate, 1, rel->relid, 0);
+		info->indpred = predicate;
+		tuples *= predicate_selectivity(root, rel, predicate);
 	}
 
 	/* size like a freshly built btree: leaf pages, a metapage, inner pages */
-	info->tuples = rel->tuples;
-	pages = ceil(Max(rel->tuples, 1) * tuple_size / BT_PAGE_USABLE);
+	info->tuples = tuples;
+	pages = ceil(Max(tuples, 1) * tuple_size / BT_PAGE_USABLE);
 	info->tree_height = pages <= 1 ? 0 :
 		(int) ceil(log(pages) / log(Max(BT_PAGE_USABLE / tuple_size, 2)));
 	info->pages = (BlockNumber) (pages + 1 + pages / Max(BT_PAGE_USABLE / tuple_size, 2));
 
-	info->predOK = false;
+	info->predOK = false;		/* check_index_predicates() decides */
 	info->unique = false;
 	info->immediate = true;
 	info->hypothetical = true;

@@ -17,9 +17,19 @@ typedef struct SdpHypoKey
 	Node	   *expr;			/* Vars with varno 1 */
 } SdpHypoKey;
 
+/* what a hypothetical index is: keys, INCLUDE columns, predicate */
+typedef struct SdpHypoIndex
+{
+	int			nkeys;
+	SdpHypoKey *keys;
+	int			ninclude;
+	AttrNumber *include;
+	List	   *predicate;		/* implicitly ANDed clauses, Vars with varno 1 */
+} SdpHypoIndex;
+
 extern IndexOptInfo *sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel,
 										 Oid relid, Oid fake_oid,
-										 SdpHypoKey *keys, int nkeys);
+										 const SdpHypoIndex *def);
 extern int64 sdp_hypo_index_bytes(IndexOptInfo *info);
 
 #endif							/* SDP_HYPOTHETICAL_INDEX_H */

@@ -7,7 +7,11 @@
  *	  1. Workload: the statements the profiler has seen in this database
  *	     (SELECT, UPDATE, DELETE), heaviest by total time first, each parsed
  *	     from its normalized text and planned generically ($n parameters
- *	     stay parameters, as for a prepared statement).
+ *	     stay parameters, as for a prepared statement); then the
+ *	     predicates sampled from executed plans (predicate_store.c) that no
+ *	     profiled statement accounts for (statements inside functions,
+ *	     texts cut short, evicted shapes), each as a statement with the
+ *	     same column tests, weighted by its estimated time.
  *	  2. Candidates, collected by a set_rel_pathlist hook while the
  *	     workload is planned: per table, the columns compared with
  *	     constants or parameters (equality columns first, then one range
@@ -65,6 +69,7 @@
 #include "utils/tuplestore.h"
 
 #include "hypothetical_index.h"
+#include "predicates.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
 #include "spi_util.h"
@@ -74,6 +79,15 @@ PG_FUNCTION_INFO_V1(sdp_index_advice);
 #define ADVISOR_MAX_QUERIES		200
 #define ADVISOR_MAX_ROUNDS		10
 #define ADVISOR_MAX_COMPOSITE	4
+#define ADVISOR_MAX_INCLUDE		3
+/*
+ * A covering variant must save this much more than its plain index (it is
+ * wider); a partial one nearly as much (it is smaller and cheaper to keep).
+ */
+#define ADVISOR_COVERING_MARGIN	1.25
+#define ADVISOR_PARTIAL_MARGIN	0.95
+/* a partial index keeps at most this fraction of the table */
+#define ADVISOR_PARTIAL_MAX_FRACTION 0.5
 /* OIDs no catalog hands out, one per candidate */
 #define ADVISOR_FAKE_OID_BASE	((Oid) 0xFFF00000)
 
@@ -94,9 +108,13 @@ typedef struct Candidate
 	Oid			relid;
 	int			nkeys;
 	SdpHypoKey	keys[ADVISOR_MAX_COMPOSITE];
+	int			ninclude;		/* INCLUDE columns, for index-only scans */
+	AttrNumber	include[ADVISOR_MAX_INCLUDE];
+	List	   *predicate;		/* partial index: IS [NOT] NULL, boolean columns */
 	Oid			fake_oid;
 	bool		chosen;
 	bool		dropped;
+	double		round_gain;		/* time saved in the current greedy round */
 	int64		est_pages;		/* summed over partitions in one plan */
 } Candidate;
 
@@ -271,8 +289,25 @@ served_by_partitioned_index(Oid relid, SdpHypoKey *keys, int nkeys)
 	return served;
 }
 
+static bool
+same_include(const Candidate *c, const AttrNumber *include, int ninclude)
+{
+	if (c->ninclude != ninclude)
+		return false;
+	for (int i = 0; i < ninclude; i++)
+		if (c->include[i] != include[i])
+			return false;
+	return true;
+}
+
+/*
+ * Add a candidate unless an existing index or another candidate is the
+ * same.  include and predicate (varno 1) make covering and partial
+ * variants of the plain index on keys.
+ */
 static void
-add_candidate(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys)
+add_variant(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys,
+			AttrNumber *include, int ninclude, List *predicate)
 {
 	ListCell   *lc;
 	Candidate  *c;
@@ -285,7 +320,8 @@ add_candidate(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys)
 	foreach(lc, candidates)
 	{
 		Candidate  *other = lfirst(lc);
-		bool		same = other->relid == relid && other->nkeys == nkeys;
+		bool		same = other->relid == relid && other->nkeys == nkeys &&
+			same_include(other, include, ninclude) && equal(other->predicate, predicate);
 
 		for (int i = 0; same && i < nkeys; i++)
 			same = same_key(&other->keys[i], &keys[i]);
@@ -301,9 +337,109 @@ add_candidate(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys)
 		c->keys[i].attnum = keys[i].attnum;
 		c->keys[i].expr = copyObject(keys[i].expr);
 	}
+	c->ninclude = ninclude;
+	memcpy(c->include, include, sizeof(AttrNumber) * ninclude);
+	c->predicate = copyObject(predicate);
 	c->fake_oid = ADVISOR_FAKE_OID_BASE + list_length(candidates);
 	candidates = lappend(candidates, c);
 	MemoryContextSwitchTo(old);
+}
+
+static void
+add_candidate(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys)
+{
+	add_variant(rel, relid, keys, nkeys, NULL, 0, NIL);
+}
+
+/* IS [NOT] NULL on a column, or a boolean column: a partial index's predicate */
+static bool
+constant_test(Node *clause, Index varno)
+{
+	Node	   *arg;
+	Var		   *var;
+
+	if (IsA(clause, NullTest))
+		arg = ((NullTest *) clause)->argisrow ? NULL : (Node *) ((NullTest *) clause)->arg;
+	else if (is_notclause(clause))
+		arg = (Node *) get_notclausearg((Expr *) clause);	/* NOT flag */
+	else
+		arg = clause;			/* flag */
+	if (arg == NULL || !IsA(arg, Var))
+		return false;
+	var = (Var *) arg;
+	if (var->varno != varno || var->varattno <= 0 || var->varlevelsup != 0)
+		return false;
+	return IsA(clause, NullTest) || var->vartype == BOOLOID;
+}
+
+/*
+ * Variants of the composite index for one table of a statement: partial
+ * on the statement's constant tests, covering (INCLUDE) when the statement
+ * needs only a few more plain columns of the table.  Not for partitioned
+ * tables, whose partitions would need the predicate's columns mapped.
+ */
+static void
+add_variants(PlannerInfo *root, RelOptInfo *rel, Index rti, Oid relid,
+			 SdpHypoKey *keys, int nkeys)
+{
+	List	   *predicate = NIL;
+	List	   *tests = NIL;	/* the same, as the statement has them */
+	Bitmapset  *needed = NULL;
+	AttrNumber	include[ADVISOR_MAX_INCLUDE];
+	int			ninclude = 0;
+	bool		covering = true;
+	ListCell   *lc;
+	int			x = -1;
+
+	foreach(lc, rel->baserestrictinfo)
+	{
+		RestrictInfo *ri = lfirst(lc);
+
+		if (constant_test((Node *) ri->clause, rti))
+		{
+			Node	   *test = copyObject((Node *) ri->clause);
+
+			ChangeVarNodes(test, rti, 1, 0);
+			predicate = lappend(predicate, test);
+			tests = lappend(tests, ri->clause);
+		}
+	}
+	/* worth it only when it leaves out most of the table */
+	if (predicate != NIL &&
+		clauselist_selectivity(root, tests, rti, JOIN_INNER, NULL) > ADVISOR_PARTIAL_MAX_FRACTION)
+		predicate = NIL;
+	if (predicate != NIL)
+		add_variant(rel, relid, keys, nkeys, NULL, 0, predicate);
+
+	/* the columns an index-only scan would return; a predicate answers its own tests */
+	foreach(lc, rel->baserestrictinfo)
+	{
+		RestrictInfo *ri = lfirst(lc);
+
+		if (predicate == NIL || !list_member_ptr(tests, ri->clause))
+			pull_varattnos((Node *) ri->clause, rti, &needed);
+	}
+
+	pull_varattnos((Node *) rel->reltarget->exprs, rti, &needed);
+	while ((x = bms_next_member(needed, x)) >= 0)
+	{
+		AttrNumber	attnum = x + FirstLowInvalidHeapAttributeNumber;
+		SdpHypoKey	column = {attnum, NULL};
+
+		if (attnum <= 0)
+			covering = false;	/* a system column or the whole row */
+		else if (!has_key(keys, nkeys, &column))
+		{
+			if (ninclude == ADVISOR_MAX_INCLUDE)
+				covering = false;
+			else
+				include[ninclude++] = attnum;
+		}
+	}
+	for (int i = 0; i < nkeys; i++)
+		covering = covering && keys[i].attnum > 0;
+	if (covering && ninclude > 0)
+		add_variant(rel, relid, keys, nkeys, include, ninclude, predicate);
 }
 
 /* ORDER BY keys of a LIMIT query, when they are all columns of rel. */
@@ -461,6 +597,9 @@ collect_candidates(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry 
 		add_candidate(rel, relid, composite, ncomp);
 	else if (ncomp == 1 && neq == 0 && nrange == 0)
 		add_candidate(rel, relid, composite, 1);	/* ORDER BY x LIMIT n */
+	if (ncomp > 0 && rte->relkind != RELKIND_PARTITIONED_TABLE &&
+		!rte->inh)
+		add_variants(root, rel, rti, relid, composite, ncomp);
 }
 
 static void
@@ -500,12 +639,15 @@ advisor_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent,
 	{
 		Candidate  *c = lfirst(lc);
 		SdpHypoKey	keys[ADVISOR_MAX_COMPOSITE];
+		SdpHypoIndex def;
 		IndexOptInfo *info;
 		bool		usable = true;
 
 		if (c->relid != relid)
 		{
 			/* a partition of the candidate's table: same columns by name */
+			if (c->ninclude > 0 || c->predicate != NIL)
+				continue;		/* not made for partitioned tables */
 			if (!ancestors_known)
 			{
 				ancestors = get_rel_relispartition(relid) ? get_partition_ancestors(relid) : NIL;
@@ -525,7 +667,12 @@ advisor_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent,
 			memcpy(keys, c->keys, sizeof(SdpHypoKey) * c->nkeys);
 		if (!usable)
 			continue;
-		info = sdp_hypo_index_info(root, rel, relid, c->fake_oid, keys, c->nkeys);
+		def.nkeys = c->nkeys;
+		def.keys = keys;
+		def.ninclude = c->ninclude;
+		def.include = c->include;
+		def.predicate = c->predicate;
+		info = sdp_hypo_index_info(root, rel, relid, c->fake_oid, &def);
 		if (info == NULL)
 			continue;
 		rel->indexlist = lcons(info, rel->indexlist);
@@ -658,6 +805,30 @@ prepare_item(void *arg)
 	w->cur_cost = w->base_cost;
 }
 
+static void
+prepare_in_subtransaction(WorkItem *w, MemoryContext keep, MemoryContext scratch)
+{
+	ParseArgs	args = {w, keep, scratch};
+	ErrorData  *edata = sdp_run_in_subtransaction(prepare_item, &args);
+
+	if (edata != NULL)
+	{
+		/* a text cut at max_query_text, a dropped table: skip it */
+		w->query = NULL;
+		FreeErrorData(edata);
+	}
+}
+
+/* heaviest observed predicates first */
+static int
+heavier_predicate(const ListCell *a, const ListCell *b)
+{
+	double		x = ((SdpObservedPredicate *) lfirst(a))->counters.est_total_ms;
+	double		y = ((SdpObservedPredicate *) lfirst(b))->counters.est_total_ms;
+
+	return x > y ? -1 : x < y ? 1 : 0;
+}
+
 static bool
 item_reads(WorkItem *w, Oid relid)
 {
@@ -700,25 +871,69 @@ keys_lead(Candidate *inner, Candidate *outer)
 	return true;
 }
 
-static char *
-keys_text(Candidate *c)
+/* Does chosen serve what c would?  A partial index only its own predicate. */
+static bool
+serves(Candidate *chosen, Candidate *c)
 {
-	StringInfoData buf;
+	return keys_lead(c, chosen) &&
+		(chosen->predicate == NIL || equal(chosen->predicate, c->predicate));
+}
+
+/* The plain index a covering or partial candidate is a variant of. */
+static Candidate *
+plain_of(Candidate *variant)
+{
+	ListCell   *lc;
+
+	foreach(lc, candidates)
+	{
+		Candidate  *c = lfirst(lc);
+
+		if (c != variant && c->ninclude == 0 && c->predicate == NIL &&
+			c->nkeys == variant->nkeys && keys_lead(c, variant))
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * The index as words (columns) and as what follows ON table in CREATE
+ * INDEX (definition): "user_id INCLUDE (status) WHERE read_at IS NULL" and
+ * "(user_id) INCLUDE (status) WHERE (read_at IS NULL)".
+ */
+static void
+describe_candidate(Candidate *c, char **columns, char **definition)
+{
+	StringInfoData keys;
+	StringInfoData include;
+	char	   *predicate = NULL;
 	List	   *context = deparse_context_for(get_rel_name(c->relid), c->relid);
 
-	initStringInfo(&buf);
+	initStringInfo(&keys);
 	for (int i = 0; i < c->nkeys; i++)
 	{
 		if (i > 0)
-			appendStringInfoString(&buf, ", ");
+			appendStringInfoString(&keys, ", ");
 		if (c->keys[i].attnum > 0)
-			appendStringInfoString(&buf,
+			appendStringInfoString(&keys,
 								   quote_identifier(get_attname(c->relid, c->keys[i].attnum, false)));
 		else
-			appendStringInfo(&buf, "(%s)",
+			appendStringInfo(&keys, "(%s)",
 							 deparse_expression(c->keys[i].expr, context, false, false));
 	}
-	return buf.data;
+	initStringInfo(&include);
+	for (int i = 0; i < c->ninclude; i++)
+		appendStringInfo(&include, "%s%s", i == 0 ? " INCLUDE (" : ", ",
+						 quote_identifier(get_attname(c->relid, c->include[i], false)));
+	if (c->ninclude > 0)
+		appendStringInfoChar(&include, ')');
+	if (c->predicate != NIL)
+		predicate = deparse_expression((Node *) make_ands_explicit(c->predicate),
+									   context, false, false);
+	*columns = psprintf("%s%s%s%s", keys.data, include.data,
+						predicate ? " WHERE " : "", predicate ? predicate : "");
+	*definition = psprintf("(%s)%s%s%s", keys.data, include.data,
+						   predicate ? " WHERE " : "", predicate ? predicate : "");
 }
 
 static void
@@ -734,8 +949,10 @@ report(ReturnSetInfo *rsinfo, Candidate *c, WorkItem *items, int n,
 	int64		pages = 0;
 	ArrayBuildState *ids = initArrayResult(INT8OID, CurrentMemoryContext, false);
 	char	   *sample = NULL;
-	Datum		values[11];
-	bool		nulls[11] = {0};
+	Datum		values[12];
+	bool		nulls[12] = {0};
+	char	   *columns;
+	char	   *definition;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -759,8 +976,9 @@ report(ReturnSetInfo *rsinfo, Candidate *c, WorkItem *items, int n,
 	}
 	if (sample == NULL)
 		return;
+	describe_candidate(c, &columns, &definition);
 	values[0] = ObjectIdGetDatum(c->relid);
-	values[1] = CStringGetTextDatum(keys_text(c));
+	values[1] = CStringGetTextDatum(columns);
 	values[2] = Float8GetDatum(before);
 	values[3] = Float8GetDatum(after);
 	values[4] = Float8GetDatum(before > 0 ? 100.0 * (before - after) / before : 0);
@@ -770,10 +988,51 @@ report(ReturnSetInfo *rsinfo, Candidate *c, WorkItem *items, int n,
 	values[8] = Float8GetDatum(total_ms);
 	values[9] = Int64GetDatum(pages * BLCKSZ);
 	values[10] = Float8GetDatum(saved_ms);
+	/* 1.1's SQL declares no definition column */
+	values[11] = CStringGetTextDatum(definition);
+	Assert(rsinfo->setDesc->natts == 11 || rsinfo->setDesc->natts == 12);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* The greedy choice; returns the chosen candidates in order. */
+/*
+ * Whether c may be chosen this round, its gain set: a covering variant
+ * only if it saves ADVISOR_COVERING_MARGIN times what its plain index
+ * saves; a plain index not if a partial variant saves nearly as much
+ * (the partial one is smaller and cheaper to maintain).
+ */
+static bool
+eligible(Candidate *c)
+{
+	Candidate  *plain;
+	ListCell   *lc;
+
+	if (c->round_gain <= 0)
+		return false;
+	if (c->ninclude > 0 || c->predicate != NIL)
+	{
+		plain = plain_of(c);
+		if (plain == NULL)
+			return true;
+		return c->round_gain >= (c->ninclude > 0 ? ADVISOR_COVERING_MARGIN :
+								 ADVISOR_PARTIAL_MARGIN) * plain->round_gain;
+	}
+	foreach(lc, candidates)
+	{
+		Candidate  *partial = lfirst(lc);
+
+		if (partial->predicate != NIL && partial->ninclude == 0 &&
+			plain_of(partial) == c &&
+			partial->round_gain >= ADVISOR_PARTIAL_MARGIN * c->round_gain)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The greedy choice; returns the chosen candidates in order.  Covering and
+ * partial variants compete with their plain index as eligible() says: a
+ * wider or narrower index has costs the planner's estimate does not see.
+ */
 static List *
 choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 {
@@ -792,6 +1051,7 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 						after = 0,
 						gain = 0;
 
+			c->round_gain = 0;
 			if (c->chosen || c->dropped)
 				continue;
 			CHECK_FOR_INTERRUPTS();
@@ -807,10 +1067,26 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 				after += cost;
 				gain += w->total_ms * Max(w->cur_cost - cost, 0) / Max(w->base_cost, 1e-9);
 			}
-			if (before > 0 && 100.0 * (before - after) / before >= min_pct && gain > best_gain)
+			if (before > 0 && 100.0 * (before - after) / before >= min_pct)
+				c->round_gain = gain;
+			if (message_level_is_interesting(DEBUG1))
+			{
+				char	   *columns;
+				char	   *definition;
+
+				describe_candidate(c, &columns, &definition);
+				elog(DEBUG1, "index advisor round %d: %s %s saves %.3f ms, cost %.1f -> %.1f",
+					 round + 1, get_rel_name(c->relid), definition, gain, before, after);
+			}
+		}
+		foreach(lc, candidates)
+		{
+			Candidate  *c = lfirst(lc);
+
+			if (eligible(c) && c->round_gain > best_gain)
 			{
 				best = c;
-				best_gain = gain;
+				best_gain = c->round_gain;
 			}
 		}
 		if (best == NULL)
@@ -826,7 +1102,7 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 		{
 			Candidate  *c = lfirst(lc);
 
-			if (!c->chosen && keys_lead(c, best))
+			if (!c->chosen && serves(best, c))
 				c->dropped = true;
 		}
 	}
@@ -847,6 +1123,8 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 	uint64		n;
 	char	  **rows;
 	int			nestlevel;
+	List	   *observed;
+	int			nobserved;
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(ADVISOR_MAX_QUERIES)};
 
@@ -873,7 +1151,10 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 	advisor_cxt = keep;
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "sdp advisor planning",
 									ALLOCSET_DEFAULT_SIZES);
-	items = MemoryContextAllocZero(keep, sizeof(WorkItem) * Max(n, 1));
+	observed = sdp_observed_predicates();
+	list_sort(observed, heavier_predicate);
+	nobserved = Min(list_length(observed), ADVISOR_MAX_QUERIES);
+	items = MemoryContextAllocZero(keep, sizeof(WorkItem) * (n + nobserved + 1));
 	for (uint64 i = 0; i < n; i++)
 	{
 		items[i].queryid = strtoll(rows[i * 4], NULL, 10);
@@ -898,16 +1179,26 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 		ListCell   *lc;
 
 		for (uint64 i = 0; i < n; i++)
+			prepare_in_subtransaction(&items[i], keep, scratch);
+		/* observed predicates the profiled statements do not account for */
+		for (int j = 0; j < nobserved; j++)
 		{
-			ParseArgs	args = {&items[i], keep, scratch};
-			ErrorData  *edata = sdp_run_in_subtransaction(prepare_item, &args);
+			SdpObservedPredicate *o = list_nth(observed, j);
+			bool		known = false;
 
-			if (edata != NULL)
-			{
-				/* a text cut at max_query_text, a dropped table: skip it */
-				items[i].query = NULL;
-				FreeErrorData(edata);
-			}
+			for (uint64 i = 0; i < n && !known; i++)
+				known = items[i].queryid == (int64) o->counters.queryid &&
+					items[i].query != NULL;
+			if (known)
+				continue;
+			items[n].queryid = (int64) o->counters.queryid;
+			items[n].text = MemoryContextStrdup(keep,
+												psprintf("/* observed in executed plans */ %s",
+														 o->what_if_query));
+			items[n].calls = (int64) o->counters.est_executions;
+			items[n].total_ms = o->counters.est_total_ms;
+			prepare_in_subtransaction(&items[n], keep, scratch);
+			n++;
 		}
 		chosen = choose(items, (int) n, min_pct, scratch);
 		foreach(lc, chosen)

@@ -5,7 +5,9 @@
  *	  shapes with their normalized text; ExecutorStart arms instrumentation;
  *	  ExecutorRun/Finish and ProcessUtility track the nesting level;
  *	  ExecutorEnd adds the execution to the statistics, hands slow ones to
- *	  slow_queries.c and every statement to the N+1 detector (nplus1.c).  Every hook chains to the one installed before it.
+ *	  slow_queries.c, every statement to the N+1 detector (nplus1.c) and
+ *	  the sampled ones to predicate_sampler.c.  Every hook chains to the one
+ *	  installed before it.
  *
  *	  Hot-path rules (these hooks run inside every user query):
  *	  - no error is raised into the user's query: shared memory is fixed, the
@@ -43,6 +45,7 @@
 #include "compat.h"
 #include "normalize.h"
 #include "nplus1.h"
+#include "predicates.h"
 #include "profiler_hooks.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
@@ -116,6 +119,8 @@ sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	bool		track = tracking(nesting_level) && queryid != UINT64CONST(0);
 	bool		watch = sdp_nplus1_watching(nesting_level) &&
 		queryid != UINT64CONST(0);
+	bool		sample_predicates = sdp_enabled && sdp_store != NULL &&
+		sdp_predicates_start(queryDesc, nesting_level == 0);
 
 	/* decide once per top-level statement whether to capture actual rows */
 	if (nesting_level == 0)
@@ -135,9 +140,11 @@ sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 	if (watch)
 		sdp_nplus1_statement_start(nesting_level, queryid);
+	if (sample_predicates)
+		sdp_predicates_watch(queryDesc);
 
 	/* time, buffers and WAL of the whole statement, across Run calls */
-	if ((track || watch) && queryDesc->totaltime == NULL)
+	if ((track || watch || sample_predicates) && queryDesc->totaltime == NULL)
 	{
 		MemoryContext oldcxt;
 
@@ -246,8 +253,9 @@ sdp_ExecutorEnd(QueryDesc *queryDesc)
 	{
 		bool		track = tracking(nesting_level);
 		bool		watch = sdp_nplus1_watching(nesting_level);
+		bool		sampled = sdp_predicates_watched(queryDesc);
 
-		if (track || watch)
+		if (track || watch || sampled)
 		{
 			double		elapsed_ms;
 
@@ -257,6 +265,8 @@ sdp_ExecutorEnd(QueryDesc *queryDesc)
 				record_execution(queryDesc, elapsed_ms);
 			if (watch)
 				sdp_nplus1_statement_end(queryDesc, nesting_level, elapsed_ms);
+			if (sampled)
+				sdp_predicates_harvest(queryDesc, elapsed_ms);
 		}
 	}
 

@@ -26,6 +26,7 @@
 
 #include "histogram.h"
 #include "nplus1.h"
+#include "predicates.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
 #include "slow_queries.h"
@@ -373,7 +374,7 @@ sdp_profiler_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/* sdp.reset(): forget all statistics, slow queries and N+1 patterns */
+/* sdp.reset(): forget all statistics, slow queries, N+1 patterns and observed predicates */
 Datum
 sdp_reset_all(PG_FUNCTION_ARGS)
 {
@@ -383,6 +384,7 @@ sdp_reset_all(PG_FUNCTION_ARGS)
 	removed = sdp_store_reset(InvalidOid, InvalidOid, 0);
 	sdp_slow_reset(0);
 	sdp_nplus1_reset(0);
+	sdp_predicates_reset();
 	PG_RETURN_INT64(removed);
 }
 

@@ -47,6 +47,8 @@ extern int	sdp_maintenance_interval;	/* seconds */
 extern int	sdp_log_retention;
 extern int	sdp_advisor_min_table_pages;
 extern int	sdp_snapshot_interval;	/* seconds; 0: none */
-extern int	sdp_snapshot_retention;	/* seconds */	/* seconds; -1 keeps everything */
+extern int	sdp_snapshot_retention;	/* seconds */
+extern double sdp_predicate_sample_rate;
+extern int	sdp_max_predicates;
 
 #endif							/* SDP_CONFIG_H */

@@ -12,9 +12,11 @@
  *	  reports how to fix that (sdp_store_check_loaded()).
  *
  *	  Shared memory: the query table (profiler_store.c), the slow-query ring
- *	  (slow_queries.c) and the N+1 patterns (nplus1_store.c), with one LWLock
- *	  tranche "smart_dairy_perf" of three locks: [0] the query table, [1] the
- *	  slow ring, [2] the N+1 patterns; and the maintenance workers' slots
+ *	  (slow_queries.c), the N+1 patterns (nplus1_store.c) and the observed
+ *	  predicates (predicate_store.c), with one LWLock tranche
+ *	  "smart_dairy_perf" of four locks: [0] the query table, [1] the slow
+ *	  ring, [2] the N+1 patterns, [3] the predicates; and the maintenance
+ *	  workers' slots
  *	  (maintenance_worker.c, under their own spinlock).
  *
  *	  When preloaded, _PG_init also registers the maintenance launcher
@@ -33,6 +35,7 @@
 #include "compat.h"
 #include "maintenance_worker.h"
 #include "nplus1.h"
+#include "predicates.h"
 #include "profiler_hooks.h"
 #include "profiler_persist.h"
 #include "profiler_store.h"
@@ -41,7 +44,7 @@
 
 PG_MODULE_MAGIC;
 
-#define SDP_LWLOCKS 3
+#define SDP_LWLOCKS 4
 
 bool		sdp_enabled = true;
 int			sdp_track = SDP_TRACK_TOP;
@@ -67,6 +70,8 @@ int			sdp_log_retention = 30 * 24 * 3600;
 int			sdp_advisor_min_table_pages = 32;
 int			sdp_snapshot_interval = 3600;
 int			sdp_snapshot_retention = 7 * 24 * 3600;
+double		sdp_predicate_sample_rate = 0.01;
+int			sdp_max_predicates = 1000;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", SDP_TRACK_NONE, false},
@@ -96,7 +101,8 @@ sdp_shmem_request(void)
 	RequestAddinShmemSpace(add_size(add_size(add_size(sdp_store_shmem_size(),
 													  sdp_slow_shmem_size()),
 											 sdp_nplus1_shmem_size()),
-									sdp_workers_shmem_size()));
+									add_size(sdp_predicates_shmem_size(),
+											 sdp_workers_shmem_size())));
 	RequestNamedLWLockTranche("smart_dairy_perf", SDP_LWLOCKS);
 }
 
@@ -112,6 +118,7 @@ sdp_shmem_startup(void)
 	sdp_store_shmem_startup();
 	sdp_slow_shmem_startup();
 	sdp_nplus1_shmem_startup();
+	sdp_predicates_shmem_startup();
 	sdp_workers_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 
@@ -201,6 +208,14 @@ define_gucs(void)
 							"Tables smaller than this get no index recommendation.",
 							NULL, &sdp_advisor_min_table_pages, 32, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_BLOCKS, NULL, NULL, NULL);
+	DefineCustomRealVariable("smart_dairy_perf.predicate_sample_rate",
+							 "Fraction of statements whose executed plan is searched for predicates the index advisor can use.",
+							 NULL, &sdp_predicate_sample_rate, 0.01, 0.0, 1.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.max_predicates",
+							"Number of observed predicates kept in shared memory.",
+							NULL, &sdp_max_predicates, 1000, 0, 1000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("smart_dairy_perf");
 }

@@ -8,10 +8,14 @@
  *	     (SELECT, UPDATE, DELETE), heaviest by total time first, each parsed
  *	     from its normalized text and planned generically ($n parameters
  *	     stay parameters, as for a prepared statement); then the
- *	     predicates sampled from executed plans (predicate_store.c) that no
- *	     profiled statement accounts for (statements inside functions,
- *	     texts cut short, evicted shapes), each as a statement with the
- *	     same column tests, weighted by its estimated time.
+ *	     predicates sampled from executed plans (predicate_store.c), each
+ *	     as a statement with the same column tests: for statements the
+ *	     profile lacks (inside functions, texts cut short, evicted shapes)
+ *	     weighted by their estimated time; for scans of profiled
+ *	     statements as evidence only (they count toward min_improvement_pct,
+ *	     so an index that makes a scan much cheaper inside an expensive
+ *	     statement is not hidden by the rest of its cost, but the time
+ *	     saved is the statement's).
  *	  2. Candidates, collected by a set_rel_pathlist hook while the
  *	     workload is planned: per table, the columns compared with
  *	     constants or parameters (equality columns first, then one range
@@ -101,6 +105,7 @@ typedef struct WorkItem
 	List	   *relids;			/* tables the statement reads */
 	double		base_cost;		/* no hypothetical index */
 	double		cur_cost;		/* with the chosen ones */
+	bool		scan_only;		/* a scan of a profiled statement: see below */
 } WorkItem;
 
 typedef struct Candidate
@@ -964,6 +969,8 @@ report(ReturnSetInfo *rsinfo, Candidate *c, WorkItem *items, int n,
 			continue;
 		before += w->base_cost;
 		after += cost;
+		if (w->scan_only)
+			continue;			/* its statement is counted */
 		calls += w->calls;
 		total_ms += w->total_ms;
 		saved_ms += w->total_ms * Max(w->base_cost - cost, 0) / Max(w->base_cost, 1e-9);
@@ -1065,7 +1072,8 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 					continue;
 				before += w->cur_cost;
 				after += cost;
-				gain += w->total_ms * Max(w->cur_cost - cost, 0) / Max(w->base_cost, 1e-9);
+				if (!w->scan_only)
+					gain += w->total_ms * Max(w->cur_cost - cost, 0) / Max(w->base_cost, 1e-9);
 			}
 			if (before > 0 && 100.0 * (before - after) / before >= min_pct)
 				c->round_gain = gain;
@@ -1125,6 +1133,7 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	List	   *observed;
 	int			nobserved;
+	uint64		nprofiled;
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(ADVISOR_MAX_QUERIES)};
 
@@ -1180,17 +1189,22 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 
 		for (uint64 i = 0; i < n; i++)
 			prepare_in_subtransaction(&items[i], keep, scratch);
-		/* observed predicates the profiled statements do not account for */
+		/*
+		 * Observed predicates: the statements the profile lacks, and the
+		 * scans of profiled ones (scan_only: they count toward whether an
+		 * index is worth it, not toward the time it saves, which is the
+		 * statement's).
+		 */
+		nprofiled = n;
 		for (int j = 0; j < nobserved; j++)
 		{
 			SdpObservedPredicate *o = list_nth(observed, j);
 			bool		known = false;
 
-			for (uint64 i = 0; i < n && !known; i++)
+			for (uint64 i = 0; i < nprofiled && !known; i++)
 				known = items[i].queryid == (int64) o->counters.queryid &&
-					items[i].query != NULL;
-			if (known)
-				continue;
+					items[i].query != NULL && !items[i].scan_only;
+			items[n].scan_only = known;
 			items[n].queryid = (int64) o->counters.queryid;
 			items[n].text = MemoryContextStrdup(keep,
 												psprintf("/* observed in executed plans */ %s",

@@ -14,8 +14,11 @@
 # with defaults (slow-query capture armed at 1 s, never triggered; N+1
 # detection on); the same with N+1 detection off (the detector's own cost);
 # smart_dairy_perf with every statement captured as slow with its plan
-# (slow_query_ms = 0: the cost when capture fires); and with slow_analyze
-# instrumentation on every statement (plan_sample_rate = 1).
+# (slow_query_ms = 0: the cost when capture fires); with slow_analyze
+# instrumentation on every statement (plan_sample_rate = 1); without the
+# index advisor's predicate sampling (predicate_sample_rate = 0, against
+# the default 0.01: what sampling costs on average) and with every
+# statement's plan searched for predicates (rate 1: the cost of one sample).
 
 source "$(dirname "$0")/../lib.sh"
 ROUNDS=${1:-5}
@@ -35,7 +38,9 @@ CONF[sdp]="-c shared_preload_libraries=smart_dairy_perf"
 CONF[sdp_no_nplus1]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.nplus1_detection=off"
 CONF[sdp_capture]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.slow_query_ms=0 -c smart_dairy_perf.max_slow_queries=100"
 CONF[sdp_analyze]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.plan_capture=slow_analyze -c smart_dairy_perf.plan_sample_rate=1"
-ORDER=(none queryid pgss sdp sdp_no_nplus1 sdp_capture sdp_analyze)
+CONF[sdp_no_predicates]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.predicate_sample_rate=0"
+CONF[sdp_predicates_all]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.predicate_sample_rate=1"
+ORDER=(none queryid pgss sdp sdp_no_nplus1 sdp_capture sdp_analyze sdp_no_predicates sdp_predicates_all)
 
 sdp_start_cluster bench "shared_preload_libraries = ''"
 as_pg pgbench -i -q -s 10 postgres >/dev/null 2>&1
@@ -78,6 +83,8 @@ printf 'smart_dairy_perf (defaults) adds %.2fx what pg_stat_statements adds\n' \
 printf 'N+1 detection: %d instructions per query, %.1f%% of what pg_stat_statements adds\n' \
 	$(( PERQ[sdp] - PERQ[sdp_no_nplus1] )) \
 	"$(echo "100 * (${PERQ[sdp]} - ${PERQ[sdp_no_nplus1]}) / (${PERQ[pgss]} - ${PERQ[none]})" | bc -l)"
+printf 'predicate sampling: %d instructions per query at the default rate 0.01, %d for a sampled statement\n' \
+	$(( PERQ[sdp] - PERQ[sdp_no_predicates] )) $(( PERQ[sdp_predicates_all] - PERQ[sdp_no_predicates] ))
 printf 'beyond the query id: pg_stat_statements %d, smart_dairy_perf %d instructions per query\n' \
 	$(( PERQ[pgss] - PERQ[queryid] )) $(( PERQ[sdp] - PERQ[queryid] ))
 

@@ -93,9 +93,20 @@ for (1 .. 50)
 	sleep(0.2);
 }
 is($too_old, 1, 'an old extension version is reported once');
+$node->safe_psql('plain_db', q{ALTER EXTENSION smart_dairy_perf UPDATE TO '1.1'});
+is($node->safe_psql('plain_db', q{SELECT extversion FROM pg_extension WHERE extname = 'smart_dairy_perf'}),
+	'1.1', 'the update script to 1.1 applies');
+# the library answers 1.1's advisor, whose SQL declares one column fewer
+$node->safe_psql('plain_db', q{CREATE TABLE adv (id int, b int);
+	INSERT INTO adv SELECT g, g % 1000 FROM generate_series(1, 50000) g; ANALYZE adv});
+$node->safe_psql('plain_db', q{SELECT count(*) FROM adv WHERE b = 7}) for 1 .. 3;
+is($node->safe_psql('plain_db', q{SELECT columns || ' ' || ddl FROM sdp.recommend_indexes()}),
+	'b CREATE INDEX CONCURRENTLY adv_b_idx ON public.adv (b);', 'the 1.1 advisor still answers');
 $node->safe_psql('plain_db', 'ALTER EXTENSION smart_dairy_perf UPDATE');
 is($node->safe_psql('plain_db', q{SELECT extversion FROM pg_extension WHERE extname = 'smart_dairy_perf'}),
-	'1.1', 'the update script applies');
+	'1.2', 'the update script to 1.2 applies');
+is($node->safe_psql('plain_db', q{SELECT columns || ' ' || ddl FROM sdp.recommend_indexes()}),
+	'b CREATE INDEX CONCURRENTLY adv_b_idx ON public.adv (b);', 'and the 1.2 advisor the same');
 ok($node->poll_query_until('plain_db', q{SELECT count(*) > 0 FROM sdp.maintenance_log
 	WHERE action = 'partition maintenance'}), 'maintenance starts once it is up to date');
 

@@ -83,9 +83,13 @@ SELECT table_name, live_rows, dead_rows, dead_pct, vacuum_age, vacuum_due
 
 \echo
 \echo '=== Indexes: advice and health ====================================='
-\echo '--- missing indexes: what-if planning of the profiled workload (sdp.recommend_indexes) ---'
+\echo '--- predicates sampled from executed plans (1 statement in 100, functions included) ---'
+SELECT table_name, kind, predicate, samples, est_executions, removed_fraction, est_total_ms
+  FROM sdp.observed_predicates WHERE schema_name = 'public'
+ ORDER BY est_total_ms DESC LIMIT 10;
+\echo '--- missing indexes: what-if planning of the profiled workload and those predicates (sdp.recommend_indexes) ---'
 SELECT "table", columns, improvement_pct AS "gain_%", calls, total_exec_ms AS query_ms,
-       pg_size_pretty(est_size_bytes) AS est_size, ddl
+       pg_size_pretty(est_size_bytes) AS est_size, left(sample_query, 60) AS sample, ddl
   FROM sdp.recommend_indexes();
 \echo '--- foreign keys without an index (each parent DELETE scans the child) ---'
 SELECT table_name, constraint_name, columns, referenced_table, table_rows, create_ddl

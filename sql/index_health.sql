@@ -68,8 +68,12 @@ SELECT count(*) FROM products WHERE farm_id = 3 AND category = 'c1';
 RESET enable_seqscan;
 SELECT pg_sleep(0) FROM pg_stat_force_next_flush();
 SELECT count(*) AS still_unused FROM sdp.unused_indexes WHERE schema_name = 'ih';
-SELECT index_name FROM sdp.unused_indexes
- WHERE schema_name = 'ih' AND index_name IN ('orders_user_paid', 'products_farm_category');
+-- which of the equivalent orders (user_id) indexes the planner took varies
+-- with the statistics: one of them left the list, and the (farm_id,
+-- category) one did
+SELECT count(*) FILTER (WHERE index_name LIKE 'orders\_user%') AS orders_user_unused,
+       count(*) FILTER (WHERE index_name = 'products_farm_category') AS farm_category_unused
+  FROM sdp.unused_indexes WHERE schema_name = 'ih';
 
 -- bloat: freshly built indexes are close to their estimate; after deleting
 -- most rows without VACUUM FULL the index keeps its pages

@@ -122,7 +122,7 @@ sdp_predicate_record(const SdpPredicateKey *key, double rows_kept,
 	SdpPredicate *p;
 	bool		found;
 
-	if (predicates == NULL || sdp_max_predicates <= 0)
+	if (predicates == NULL)
 		return;
 	LWLockAcquire(predicates->lock, LW_SHARED);
 	p = hash_search(predicate_hash, key, HASH_FIND, NULL);

@@ -214,7 +214,7 @@ define_gucs(void)
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.max_predicates",
 							"Number of observed predicates kept in shared memory.",
-							NULL, &sdp_max_predicates, 1000, 0, 1000000,
+							NULL, &sdp_max_predicates, 1000, 100, 1000000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("smart_dairy_perf");

@@ -79,3 +79,115 @@ $$;
 -- It reads every user's statements: superusers, or roles granted it.
 REVOKE ALL ON FUNCTION sdp._index_advice(double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.recommend_indexes(numeric) FROM PUBLIC;
+
+-- Report charts: latencies (unit 'ms') that span more than a factor of 100
+-- are drawn on a logarithmic axis with a gridline per decade, so that a
+-- 0.02 ms lookup and an 800 ms report are both readable; totals (unit 's')
+-- stay linear, where bar lengths are shares of the time.
+CREATE OR REPLACE FUNCTION sdp._svg_bars(title text, labels text[], series text[], vals double precision[][], unit text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    colors text[] := ARRAY['#4e79a7', '#f28e2b', '#e15759'];
+    n int := coalesce(array_length(labels, 1), 0);
+    k int := coalesce(array_length(series, 1), 0);
+    bar int := 12;
+    row_h int;
+    top_y int := 40;
+    left_x int := 330;
+    chart_w int := 420;
+    vmax double precision;
+    vmin double precision;
+    log_axis boolean;
+    lo int;
+    hi int;
+    svg text;
+    y int;
+    v double precision;
+    w numeric;
+BEGIN
+    IF n = 0 THEN RETURN ''; END IF;
+    row_h := bar * k + 10;
+    SELECT max(x), min(x) FILTER (WHERE x > 0) INTO vmax, vmin FROM unnest(vals) x;
+    vmax := greatest(coalesce(vmax, 0), 1e-9);
+    log_axis := unit = 'ms' AND vmin IS NOT NULL AND vmax / vmin > 100;
+    IF log_axis THEN
+        lo := floor(log(vmin))::int;
+        hi := greatest(ceil(log(vmax))::int, lo + 1);
+    END IF;
+    svg := format('<svg xmlns="http://www.w3.org/2000/svg" role="img" width="%s" height="%s" viewBox="0 0 %s %s">',
+                  left_x + chart_w + 90, top_y + n * row_h + 30, left_x + chart_w + 90, top_y + n * row_h + 30)
+        || format('<title>%s</title><text x="0" y="16" class="ct">%s%s</text>', sdp._html(title), sdp._html(title),
+                  CASE WHEN log_axis THEN ' (log scale)' ELSE '' END);
+    FOR s IN 1..k LOOP
+        svg := svg || format('<rect x="%s" y="24" width="10" height="10" fill="%s"/><text x="%s" y="33" class="lg">%s</text>',
+                             left_x + (s - 1) * 90, colors[s], left_x + (s - 1) * 90 + 14, sdp._html(series[s]));
+    END LOOP;
+    IF log_axis THEN
+        FOR d IN lo..hi LOOP
+            svg := svg || format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#ccc"/>'
+                                 || '<text x="%s" y="%s" class="lg" text-anchor="middle">%s %s</text>',
+                                 left_x + round(chart_w * (d - lo)::numeric / (hi - lo), 1), top_y - 2,
+                                 left_x + round(chart_w * (d - lo)::numeric / (hi - lo), 1), top_y + n * row_h,
+                                 left_x + round(chart_w * (d - lo)::numeric / (hi - lo), 1), top_y + n * row_h + 14,
+                                 trim_scale(round(power(10::numeric, d), greatest(-d, 0))), unit);
+        END LOOP;
+    END IF;
+    FOR i IN 1..n LOOP
+        y := top_y + (i - 1) * row_h;
+        svg := svg || format('<text x="%s" y="%s" class="lb" text-anchor="end">%s</text>', left_x - 6,
+                             y + row_h / 2 + 3, sdp._html(left(labels[i], 48)));
+        FOR s IN 1..k LOOP
+            v := coalesce(vals[i][s], 0);
+            w := CASE WHEN NOT log_axis THEN round((chart_w * v / vmax)::numeric, 1)
+                      WHEN v <= 0 THEN 0
+                      ELSE round((chart_w * greatest(log(v) - lo, 0.01) / (hi - lo))::numeric, 1) END;
+            svg := svg || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s %s</title></rect>'
+                                 || '<text x="%s" y="%s" class="vl">%s</text>',
+                                 left_x, y + (s - 1) * bar, w, bar - 2, colors[s], sdp._html(series[s]),
+                                 round(v::numeric, 3), unit,
+                                 left_x + round(w) + 4, y + (s - 1) * bar + bar - 3,
+                                 round(v::numeric, 2) || ' ' || unit);
+        END LOOP;
+    END LOOP;
+    RETURN svg || '</svg>';
+END
+$$;
+
+
+-- Index health leaves out the tables of extensions (this one's sdp tables,
+-- PostGIS's, ...): their indexes are the extension's, not the DBA's to drop.
+CREATE OR REPLACE VIEW sdp._user_indexes AS
+    SELECT i.indexrelid, i.indrelid, n.nspname AS schema_name, t.relname AS table_name,
+           c.relname AS index_name, am.amname, c.relkind, c.relispartition AS is_partition,
+           i.indisunique, i.indisprimary,
+           i.indisexclusion, i.indisreplident, i.indisvalid, i.indisready,
+           i.indnkeyatts, i.indnatts,
+           (i.indkey::int2[])[0:i.indnkeyatts - 1] AS key_cols,
+           (i.indclass::oid[])[0:i.indnkeyatts - 1] AS key_opclasses,
+           (i.indcollation::oid[])[0:i.indnkeyatts - 1] AS key_collations,
+           (i.indoption::int2[])[0:i.indnkeyatts - 1] AS key_options,
+           pg_catalog.pg_get_expr(i.indexprs, i.indrelid) AS expressions,
+           pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,
+           i.indkey::int2[] AS all_cols,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid
+                      AND k.contype IN ('p', 'u', 'x')) AS backs_constraint,
+           leaves.pages * current_setting('block_size')::bigint AS size_bytes,
+           leaves.scans AS idx_scan,
+           pg_catalog.pg_get_indexdef(i.indexrelid) AS definition
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+      JOIN pg_catalog.pg_am am ON am.oid = c.relam
+     CROSS JOIN LATERAL (
+          SELECT coalesce(sum(lc.relpages), 0)::bigint AS pages,
+                 coalesce(sum(pg_catalog.pg_stat_get_numscans(l)), 0)::bigint AS scans
+            FROM sdp._leaves(i.indexrelid) l JOIN pg_catalog.pg_class lc ON lc.oid = l) leaves
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+       AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+       AND c.relkind IN ('i', 'I')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND d.objid = t.oid AND d.deptype = 'e');

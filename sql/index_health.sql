@@ -61,6 +61,12 @@ SELECT table_name, constraint_name, columns, referenced_table, create_ddl
 -- and invalid ones are never listed
 SELECT index_name, idx_scan, warning IS NOT NULL AS too_young_warning, drop_ddl
   FROM sdp.unused_indexes WHERE schema_name = 'ih' ORDER BY index_name;
+-- the extension's own tables (like any extension's) are not the DBA's to
+-- drop indexes from, though their indexes are unscanned here
+SELECT count(*) AS sdp_indexes_listed,
+       (SELECT count(*) FROM pg_stat_user_indexes WHERE schemaname = 'sdp' AND idx_scan = 0) > 0
+         AS sdp_has_unscanned
+  FROM sdp.unused_indexes WHERE schema_name = 'sdp';
 -- scans take an index off the list (statistics are flushed at commit)
 SET enable_seqscan = off;
 SELECT count(*) FROM orders WHERE user_id = 7 AND status = 'paid';

@@ -19,6 +19,7 @@ $node->safe_psql($db, q{
 CREATE EXTENSION smart_dairy_perf;
 CREATE TABLE orders (id int PRIMARY KEY, user_id int, total numeric);
 INSERT INTO orders SELECT g, g % 500, g FROM generate_series(1, 50000) g;
+CREATE INDEX orders_total_text ON orders ((total::text));   -- never scanned
 ANALYZE orders;
 });
 $node->safe_psql($db, "SELECT count(*) FROM orders WHERE user_id = $_") for 1 .. 30;
@@ -28,6 +29,9 @@ $node->safe_psql($db, 'CREATE INDEX ON orders (user_id)');
 $node->safe_psql($db, 'SELECT sdp.reset()');
 $node->safe_psql($db, "SELECT count(*) FROM orders WHERE user_id = $_") for 1 .. 30;
 $node->safe_psql($db, q{SELECT sdp.snapshot('after')});
+# latencies four decades apart: the percentile chart goes logarithmic
+$node->safe_psql($db, "SELECT total FROM orders WHERE id = $_") for 1 .. 30;
+$node->safe_psql($db, 'SELECT sum(o.total) FROM orders o, generate_series(1, 30) g') for 1 .. 3;
 
 my $dir = $node->basedir;
 my $html = $node->safe_psql($db, q{SELECT sdp.report('html', 'before', 'after')});
@@ -44,13 +48,22 @@ my $svgs = () = $dom =~ /<svg\b/g;
 is($svgs, 2, 'two inline SVG charts');
 my $bars = () = $dom =~ /<rect\b[^>]*width="[1-9]/g;
 cmp_ok($bars, '>=', 4, 'the charts have bars');
+like($dom, qr/Latency percentiles of the top queries \(log scale\)/,
+	'latencies four decades apart are drawn on a log axis');
+my $decades = () = $dom =~ /<line\b[^>]*stroke="#ccc"/g;
+cmp_ok($decades, '>=', 4, "with a gridline per decade ($decades)");
+unlike($dom, qr/Time by query \(log scale\)/, 'totals stay linear');
 my $tables = () = $dom =~ /<table>/g;
 cmp_ok($tables, '>=', 5, 'the sections are tables');
 like($dom, qr/<h2>Before and after: before → after<\/h2>/, 'the comparison section is there');
 like($dom, qr/WHERE user_id = \$1/, 'the top query is shown');
+like($dom, qr/<td>unused<\/td><td>orders<\/td><td>orders_total_text<\/td>/, 'the unused index is up for review');
+unlike($dom, qr/maintenance_log_started_idx/, "the extension's own indexes are not");
 
 system("HOME=$dir $chromium @flags --screenshot=$dir/report.png file://$dir/report.html >/dev/null 2>&1");
 ok(-s "$dir/report.png" > 20000, 'a screenshot of it was taken (' . (-s "$dir/report.png" // 0) . ' bytes)');
+# SDP_REPORT_PNG=/path keeps the screenshot for a person to look at
+system('cp', "$dir/report.png", $ENV{SDP_REPORT_PNG}) if $ENV{SDP_REPORT_PNG};
 
 $node->stop;
 done_testing();

@@ -21,17 +21,20 @@
  *	     constants or parameters (equality columns first, then one range
  *	     column or the ORDER BY columns of a LIMIT query), each such column
  *	     alone, join keys (equivalence classes, and outer-join clauses), and
- *	     expressions over one column with immutable
- *	     functions (lower(email)).  A candidate whose columns lead an
- *	     existing valid index, on a catalog, or on a table smaller than
- *	     smart_dairy_perf.advisor_min_table_pages is dropped.
+ *	     expressions over one column with immutable functions
+ *	     (lower(email)); and two variants of the composite index: partial
+ *	     on the statement's IS [NOT] NULL and boolean tests, covering with
+ *	     the few more columns an index-only scan needs.  A candidate whose
+ *	     columns lead an existing valid index, on a catalog, or on a table
+ *	     smaller than smart_dairy_perf.advisor_min_table_pages is dropped.
  *	  3. What-if: the workload is planned again with candidates injected
  *	     as hypothetical btree indexes (hypothetical_index.c) through a
  *	     get_relation_info hook.  Greedy choice for the whole workload: each
  *	     round takes the candidate that saves the most estimated execution
  *	     time (total time × relative cost drop of the statements whose plan
  *	     uses it), if it lowers their cost by at least min_improvement_pct;
- *	     candidates whose columns lead a chosen index are then dropped.
+ *	     candidates a chosen index serves are then dropped.  Variants
+ *	     compete with their plain index as eligible() says.
  *
  *	  The hooks are installed only while the function runs, so planning
  *	  elsewhere never pays for them; the profiler is switched off for the

@@ -6,7 +6,7 @@
  *	  the index advisor's extra workload.
  *
  *	  Memory: a fixed-size dynahash of smart_dairy_perf.max_predicates
- *	  entries of about 100 bytes, keyed by database, scanned table or
+ *	  entries of about 120 bytes, keyed by database, scanned table or
  *	  partition, kind and the column tests (operators as OIDs).  When full,
  *	  the entry with the least estimated time makes room.
  *

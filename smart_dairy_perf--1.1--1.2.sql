@@ -191,3 +191,80 @@ CREATE OR REPLACE VIEW sdp._user_indexes AS
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
+
+
+-- Report sections in HTML: a single wide row (the summary) as name/value
+-- lines, and wide tables scrolling inside the page instead of overflowing it.
+CREATE OR REPLACE FUNCTION sdp._report_section(fmt text, title text, query text, empty text DEFAULT 'nothing to report')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    rows json;
+    cols text[];
+    cells text[][];
+    widths int[];
+    out text := '';
+    line text;
+    r json;
+    i int;
+BEGIN
+    EXECUTE format('SELECT coalesce(json_agg(t), ''[]'') FROM (%s) t', query) INTO rows;
+    IF json_array_length(rows) = 0 THEN
+        RETURN CASE fmt
+            WHEN 'html' THEN format(E'<h2>%s</h2>\n<p class="none">%s</p>\n', sdp._html(title), sdp._html(empty))
+            WHEN 'markdown' THEN format(E'## %s\n\n_%s_\n\n', title, empty)
+            ELSE format(E'%s\n%s\n%s\n\n', title, repeat('-', length(title)), empty) END;
+    END IF;
+    SELECT array_agg(k) INTO cols FROM json_object_keys(rows -> 0) k;
+    IF fmt = 'html' AND json_array_length(rows) = 1 AND array_length(cols, 1) > 6 THEN
+        -- one wide row (the summary): a name per line reads better
+        RETURN format(E'<h2>%s</h2>\n<table>\n', sdp._html(title))
+            || (SELECT string_agg('<tr><th>' || sdp._html(c) || '</th><td>'
+                                  || sdp._html(rows -> 0 ->> c) || E'</td></tr>\n', '' ORDER BY o)
+                  FROM unnest(cols) WITH ORDINALITY u(c, o))
+            || E'</table>\n';
+    ELSIF fmt = 'html' THEN
+        -- a wide table scrolls inside the page instead of overflowing it
+        out := format(E'<h2>%s</h2>\n<div style="overflow-x:auto">\n<table>\n<tr>', sdp._html(title))
+            || (SELECT string_agg('<th>' || sdp._html(c) || '</th>', '') FROM unnest(cols) c) || E'</tr>\n';
+        FOR r IN SELECT * FROM json_array_elements(rows) LOOP
+            out := out || '<tr>' || (SELECT string_agg(
+                       CASE WHEN c IN ('plan', 'suggestion', 'ddl', 'query', 'sample_query')
+                            THEN '<td><pre>' || sdp._html(r ->> c) || '</pre></td>'
+                            ELSE '<td>' || sdp._html(r ->> c) || '</td>' END, '' ORDER BY o)
+                   FROM unnest(cols) WITH ORDINALITY u(c, o)) || E'</tr>\n';
+        END LOOP;
+        RETURN out || E'</table>\n</div>\n';
+    ELSIF fmt = 'markdown' THEN
+        out := format(E'## %s\n\n| %s |\n|%s\n', title, array_to_string(cols, ' | '),
+                      repeat(' --- |', array_length(cols, 1)));
+        FOR r IN SELECT * FROM json_array_elements(rows) LOOP
+            out := out || '| ' || (SELECT string_agg(
+                       replace(replace(coalesce(r ->> c, ''), '|', '\|'), E'\n', '<br>'), ' | ' ORDER BY o)
+                   FROM unnest(cols) WITH ORDINALITY u(c, o)) || E' |\n';
+        END LOOP;
+        RETURN out || E'\n';
+    END IF;
+    -- text: aligned columns, long cells cut; plans and suggestions follow
+    -- their row in full, indented
+    SELECT array_agg(greatest(length(c),
+               (SELECT max(least(length(coalesce(x ->> c, '')), 60)) FROM json_array_elements(rows) x)) ORDER BY o)
+      INTO widths FROM unnest(cols) WITH ORDINALITY u(c, o);
+    out := format(E'%s\n%s\n', title, repeat('-', length(title)));
+    out := out || (SELECT string_agg(rpad(c, widths[o]), '  ' ORDER BY o)
+                     FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c NOT IN ('plan', 'suggestion')) || E'\n';
+    FOR r IN SELECT * FROM json_array_elements(rows) LOOP
+        line := (SELECT string_agg(rpad(left(regexp_replace(coalesce(r ->> c, ''), '\s+', ' ', 'g'), 60), widths[o]),
+                                   '  ' ORDER BY o)
+                   FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c NOT IN ('plan', 'suggestion'));
+        out := out || rtrim(line) || E'\n';
+        FOR i IN SELECT o FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c IN ('plan', 'suggestion') LOOP
+            IF r ->> cols[i] IS NOT NULL THEN
+                out := out || regexp_replace(r ->> cols[i], '^', '    ', 'gn') || E'\n';
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN out || E'\n';
+END
+$$;

@@ -57,6 +57,9 @@ my $tables = () = $dom =~ /<table>/g;
 cmp_ok($tables, '>=', 5, 'the sections are tables');
 like($dom, qr/<h2>Before and after: before → after<\/h2>/, 'the comparison section is there');
 like($dom, qr/WHERE user_id = \$1/, 'the top query is shown');
+like($dom, qr/<tr><th>query_shapes<\/th><td>\d+<\/td><\/tr>/, 'the summary is one figure per line');
+like($dom, qr/<div style="overflow-x:auto">\s*<table>\s*<tbody><tr><th>status<\/th>/,
+	'the wide comparison scrolls inside the page');
 like($dom, qr/<td>unused<\/td><td>orders<\/td><td>orders_total_text<\/td>/, 'the unused index is up for review');
 unlike($dom, qr/maintenance_log_started_idx/, "the extension's own indexes are not");
 

@@ -56,19 +56,8 @@ sdp_psql -At -c 'SELECT sdp.reset()' >/dev/null
 # both application pools at once, for DURATION seconds
 workload() {
 	log "workload: ${DURATION}s, web_read pool (4 clients) + erp_write pool (2 clients)"
-	cd "$WL/pgbench"
-	as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$DURATION" \
-		-f browse.sql@20 -f my_orders.sql@3 -f login.sql@2 -f order_page.sql@4 \
-		-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
-	local web=$!
-	as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$DURATION" \
-		-f checkout.sql@20 -f sales_report.sql@1 -f restock.sql@2 dairy >"$SDP_TMP/erp.log" 2>&1 &
-	local erp=$!
-	wait $web || { cat "$SDP_TMP/web.log"; exit 1; }
-	wait $erp || { cat "$SDP_TMP/erp.log"; exit 1; }
-	cd "$SDP_ROOT"
-	log "web_read: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log") tps," \
-		"erp_write: $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log") tps"
+	sdp_dairy_workload "$DURATION" || exit 1
+	log "web_read: $(sdp_pgbench_figure web tps) tps, erp_write: $(sdp_pgbench_figure erp tps) tps"
 }
 
 workload

@@ -101,3 +101,30 @@ sdp_stop_cluster() {
 sdp_psql() {
 	as_pg psql -X -v ON_ERROR_STOP=1 -q "$@"
 }
+
+# sdp_dairy_workload SECONDS: the main job's two application pools at once
+# against database dairy (web_read: storefront lookups, my orders, login,
+# the ORM order page, the farm dashboard; erp_write: checkout, the sales
+# report, the restock function).  pgbench output goes to $SDP_TMP/web.log
+# and $SDP_TMP/erp.log; a failing pool prints its log and fails.  The demo
+# and test/bench/index_advisor.sh run this one mix.
+sdp_dairy_workload() {
+	local seconds=$1 web erp
+	(
+		cd "$SDP_ROOT/test/workload/pgbench"
+		as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$seconds" \
+			-f browse.sql@20 -f my_orders.sql@3 -f login.sql@2 -f order_page.sql@4 \
+			-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
+		web=$!
+		as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$seconds" \
+			-f checkout.sql@20 -f sales_report.sql@1 -f restock.sql@2 dairy >"$SDP_TMP/erp.log" 2>&1 &
+		erp=$!
+		wait $web || { cat "$SDP_TMP/web.log"; exit 1; }
+		wait $erp || { cat "$SDP_TMP/erp.log"; exit 1; }
+	)
+}
+
+# the figure NAME (tps, latency average) of a pool's pgbench log
+sdp_pgbench_figure() {
+	sed -n "s/^$2 = \([0-9.]*\).*/\1/p" "$SDP_TMP/$1.log"
+}

@@ -34,20 +34,9 @@ sdp_psql -c 'VACUUM ANALYZE' >/dev/null
 
 # both pools at once; prints "<web tps> <erp tps> <web ms> <erp ms>"
 workload() {
-	cd "$WL/pgbench"
-	as_pg env PGAPPNAME=web_read pgbench -n -c 4 -j 2 -T "$DURATION" \
-		-f browse.sql@20 -f my_orders.sql@3 -f login.sql@2 -f order_page.sql@4 \
-		-f farm_dashboard.sql@1 dairy >"$SDP_TMP/web.log" 2>&1 &
-	local web=$!
-	as_pg env PGAPPNAME=erp_write pgbench -n -c 2 -j 1 -T "$DURATION" \
-		-f checkout.sql@20 -f sales_report.sql@1 -f restock.sql@2 dairy >"$SDP_TMP/erp.log" 2>&1 &
-	local erp=$!
-	wait $web && wait $erp || { cat "$SDP_TMP/web.log" "$SDP_TMP/erp.log"; exit 1; }
-	cd "$SDP_ROOT"
-	echo "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log")" \
-		"$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log")" \
-		"$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$SDP_TMP/web.log")" \
-		"$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$SDP_TMP/erp.log")"
+	sdp_dairy_workload "$DURATION" || exit 1
+	echo "$(sdp_pgbench_figure web tps)" "$(sdp_pgbench_figure erp tps)" \
+		"$(sdp_pgbench_figure web 'latency average')" "$(sdp_pgbench_figure erp 'latency average')"
 }
 
 indexes() { sdp_psql -At -c "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"; }

@@ -7,7 +7,8 @@ set -euo pipefail
 
 SDP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=15
-PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# SDP_PGBIN: a private copy of the server (parallel work on one machine)
+PGBIN=${SDP_PGBIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 export PATH="$PGBIN:$PATH"
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -14,6 +14,8 @@ OBJS         = src/smart_dairy_perf.o \
                src/nplus1.o \
                src/nplus1_store.o \
                src/spi_util.o \
+               src/run_as_owner.o \
+               src/maintenance_lock.o \
                src/partition_bounds.o \
                src/partition_manager.o \
                src/partition_convert.o \
@@ -25,7 +27,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/predicate_sampler.o \
                src/predicate_store.o
 DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql \
-               smart_dairy_perf--1.1--1.2.sql
+               smart_dairy_perf--1.1--1.2.sql smart_dairy_perf--1.2--1.3.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
 REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report

@@ -61,19 +61,28 @@ SELECT count(*) AS contiguous_gaps FROM (
       FROM sdp.partitions WHERE parent = 'orders'::regclass AND NOT is_default) s
  WHERE next_from IS NOT NULL AND next_from <> range_to;
 
--- rows waiting in the default partition move into the partition created
--- for them; a stray far-future row gets its own partition, not a run of them
+-- a stray far-future row stays in the default partition, with a WARNING
+-- and a log row: no partition far outside the managed window, no run of them
 INSERT INTO orders VALUES (2, '2090-06-15 10:00', 1), (3, '2090-06-30 23:59:59', 2);
 SELECT count(*) AS in_default FROM ONLY orders_default;
 SELECT partition, range_from, range_to, rows_moved FROM sdp.create_partitions('orders');
 SELECT count(*) AS in_default FROM ONLY orders_default;
-SELECT tableoid::regclass AS part, count(*) FROM orders WHERE id IN (2, 3) GROUP BY 1;
 SELECT count(*) AS between_window_and_2090 FROM sdp.partitions
- WHERE parent = 'orders'::regclass AND range_from > '2028-01-01' AND range_from < '2090-01-01';
+ WHERE parent = 'orders'::regclass AND range_from > '2028-01-01';
+SELECT object, action, status, message FROM sdp.maintenance_log
+ WHERE action = 'rows outside the managed window';
+DELETE FROM orders WHERE id IN (2, 3);
 
--- a gap: a dropped partition comes back, and only it (idempotent)
+-- a gap: a dropped partition comes back, with the rows the default
+-- partition holds for it, and only it (idempotent)
 DROP TABLE orders_p2025_03;
+INSERT INTO orders VALUES (2, '2025-03-15 10:00', 1), (3, '2025-03-31 23:59:59', 2);
+SELECT count(*) AS in_default FROM ONLY orders_default;
 SELECT partition, range_from, range_to, rows_moved FROM sdp.create_partitions('orders');
+SELECT count(*) AS in_default FROM ONLY orders_default;
+SELECT tableoid::regclass AS part, count(*) FROM orders WHERE id IN (2, 3) GROUP BY 1;
+SELECT pg_get_userbyid(relowner) = current_user AS owned_by_the_owner
+  FROM pg_class WHERE oid = 'orders_p2025_03'::regclass;
 SELECT count(*) AS nothing_more FROM sdp.create_partitions('orders');
 -- up_to reaches further ahead
 SELECT count(*) = 12 AS one_year_more FROM sdp.create_partitions('orders', now() + interval '14 months');

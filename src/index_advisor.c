@@ -36,6 +36,14 @@
  *	     candidates a chosen index serves are then dropped.  Variants
  *	     compete with their plain index as eligible() says.
  *
+ *	  Whose rights: planning runs a statement's constant calls of
+ *	  immutable functions (constant folding), so each profiled statement
+ *	  is parsed and planned as the role that spent most time on it, inside
+ *	  a security-restricted operation, under the session's default
+ *	  search_path; the statements built from observed predicates (fully
+ *	  qualified) as the table's owner under pg_catalog, pg_temp.  A
+ *	  statement whose role is gone is skipped.
+ *
  *	  The hooks are installed only while the function runs, so planning
  *	  elsewhere never pays for them; the profiler is switched off for the
  *	  advisor's own parsing.
@@ -44,10 +52,13 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -78,6 +89,7 @@
 #include "hypothetical_index.h"
 #include "predicates.h"
 #include "profiler_store.h"
+#include "run_as_owner.h"
 #include "sdp_config.h"
 #include "spi_util.h"
 
@@ -101,6 +113,8 @@ PG_FUNCTION_INFO_V1(sdp_index_advice);
 typedef struct WorkItem
 {
 	int64		queryid;
+	Oid			userid;			/* planned as this role (see plan_as) */
+	const char *search_path;	/* under this search_path */
 	char	   *text;
 	int64		calls;
 	double		total_ms;
@@ -745,10 +759,14 @@ what_if(WorkItem *w, Candidate *c, bool *used, MemoryContext scratch)
 	PlannedStmt *stmt;
 	double		cost;
 	ListCell   *lc;
+	SdpSavedUser saved;
 
 	foreach(lc, active)
 		((Candidate *) lfirst(lc))->est_pages = 0;
+	/* planning folds constant calls: they run with the statement's user's rights */
+	sdp_become_role(w->userid, w->search_path, &saved);
 	stmt = pg_plan_query(copyObject(w->query), w->text, CURSOR_OPT_PARALLEL_OK, NULL);
+	sdp_restore_user(&saved);
 	cost = stmt->planTree->total_cost;
 	if (used)
 	{
@@ -785,14 +803,24 @@ prepare_item(void *arg)
 	Query	   *query;
 	List	   *rewritten;
 	MemoryContext old;
+	SdpSavedUser saved;
 
 	if (list_length(raw) != 1)
 		return;
+	if (!OidIsValid(w->userid) ||
+		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(w->userid)))
+		return;					/* the role that ran it is gone */
+	/* names resolve, and constant calls fold, as for the statement's user */
+	sdp_become_role(w->userid, w->search_path, &saved);
 	query = parse_analyze_varparams(linitial(raw), w->text, &ptypes, &nparams, NULL);
 	if (query->commandType != CMD_SELECT && query->commandType != CMD_UPDATE &&
 		query->commandType != CMD_DELETE)
+	{
+		sdp_restore_user(&saved);
 		return;
+	}
 	rewritten = QueryRewrite(query);
+	sdp_restore_user(&saved);
 	if (list_length(rewritten) != 1)
 		return;
 	old = MemoryContextSwitchTo(a->keep);
@@ -1121,7 +1149,7 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 	return chosen;
 }
 
-/* sdp._index_advice(min_improvement_pct) */
+/* sdp._index_advice(min_improvement_pct [, search_path]) */
 Datum
 sdp_index_advice(PG_FUNCTION_ARGS)
 {
@@ -1137,11 +1165,23 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 	List	   *observed;
 	int			nobserved;
 	uint64		nprofiled;
+	char	   *session_search_path;
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(ADVISOR_MAX_QUERIES)};
 
 	sdp_store_check_loaded();
-	if (min_pct < 0 || min_pct > 100)
+	/*
+	 * Statements are planned under the caller's search_path ("$user" being
+	 * the statement's user); called from the extension's own functions,
+	 * which run under pg_catalog, pg_temp (sdp.report()), under the
+	 * session's default one (configuration file, ALTER DATABASE/ROLE ...
+	 * SET), as a client of this database gets it.
+	 */
+	session_search_path = PG_NARGS() > 1 ?
+		text_to_cstring(PG_GETARG_TEXT_PP(1)) : pstrdup(namespace_search_path);
+	if (strcmp(session_search_path, SDP_SAFE_SEARCH_PATH) == 0)
+		session_search_path = pstrdup(GetConfigOptionResetString("search_path"));
+	if (isnan(min_pct) || min_pct < 0 || min_pct > 100)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("min_improvement_pct must be between 0 and 100")));
@@ -1149,15 +1189,19 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	SPI_connect();
-	n = sdp_spi_exec("SELECT queryid::text, query, sum(calls)::text, sum(total_exec_time)::text "
+	/* each statement is planned as the role that spent most time on it */
+	n = sdp_spi_exec("SELECT queryid::pg_catalog.text, query, "
+					 "pg_catalog.sum(calls)::pg_catalog.text, "
+					 "pg_catalog.sum(total_exec_time)::pg_catalog.text, "
+					 "((pg_catalog.array_agg(userid ORDER BY total_exec_time DESC))[1])::pg_catalog.text "
 					 "FROM sdp.query_totals "
 					 "WHERE dbid = (SELECT oid FROM pg_catalog.pg_database "
 					 "              WHERE datname = pg_catalog.current_database()) "
-					 "AND query ~* '^\\s*(select|with|update|delete)\\M' "
-					 "AND query !~ '\\msdp\\.' "
-					 "GROUP BY queryid, query ORDER BY sum(total_exec_time) DESC LIMIT $1",
+					 "AND query OPERATOR(pg_catalog.~*) '^\\s*(select|with|update|delete)\\M' "
+					 "AND query OPERATOR(pg_catalog.!~) '\\msdp\\.' "
+					 "GROUP BY queryid, query ORDER BY pg_catalog.sum(total_exec_time) DESC LIMIT $1",
 					 1, types, values, NULL);
-	rows = sdp_spi_copy_rows(4);
+	rows = sdp_spi_copy_rows(5);
 
 	keep = AllocSetContextCreate(CurrentMemoryContext, "sdp advisor", ALLOCSET_DEFAULT_SIZES);
 	advisor_cxt = keep;
@@ -1169,10 +1213,12 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 	items = MemoryContextAllocZero(keep, sizeof(WorkItem) * (n + nobserved + 1));
 	for (uint64 i = 0; i < n; i++)
 	{
-		items[i].queryid = strtoll(rows[i * 4], NULL, 10);
-		items[i].text = MemoryContextStrdup(keep, rows[i * 4 + 1]);
-		items[i].calls = strtoll(rows[i * 4 + 2], NULL, 10);
-		items[i].total_ms = strtod(rows[i * 4 + 3], NULL);
+		items[i].queryid = strtoll(rows[i * 5], NULL, 10);
+		items[i].text = MemoryContextStrdup(keep, rows[i * 5 + 1]);
+		items[i].calls = strtoll(rows[i * 5 + 2], NULL, 10);
+		items[i].total_ms = strtod(rows[i * 5 + 3], NULL);
+		items[i].userid = (Oid) strtoul(rows[i * 5 + 4], NULL, 10);
+		items[i].search_path = session_search_path;
 	}
 
 	/* the advisor's own parsing is not workload */
@@ -1212,6 +1258,10 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 			items[n].text = MemoryContextStrdup(keep,
 												psprintf("/* observed in executed plans */ %s",
 														 o->what_if_query));
+			/* our own text, fully qualified: planned as the table's owner */
+			items[n].userid = get_rel_relkind(o->relid) != '\0' ?
+				sdp_relation_owner(o->relid) : InvalidOid;
+			items[n].search_path = SDP_SAFE_SEARCH_PATH;
 			items[n].calls = (int64) o->counters.est_executions;
 			items[n].total_ms = o->counters.est_total_ms;
 			prepare_in_subtransaction(&items[n], keep, scratch);

@@ -20,11 +20,15 @@
  *	  partition DDL's locks are held only until the commit that follows,
  *	  not across refreshes.  The worker commits after every step.
  *
- *	  Single flight: one advisory lock per database (class
- *	  SDP_MAINTENANCE_LOCK_CLASS, key 0), transaction-level in
+ *	  Single flight: one lock per database (maintenance_lock.c, out of
+ *	  reach of SQL's advisory lock functions), transaction-level in
  *	  sdp.run_maintenance() and session-level in the worker across its
  *	  transactions.  The two conflict, so the worker and a pg_cron job
  *	  never run at once: the one that finds the lock held logs "skipped".
+ *
+ *	  The worker runs the partition step one table per transaction
+ *	  (sdp_maintenance_partition_step_is_per_table()), so a table's DDL
+ *	  locks are released before the next table is touched.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,17 +42,17 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/tuplestore.h"
 
 #include "maintenance.h"
+#include "maintenance_lock.h"
+#include "run_as_owner.h"
 #include "partition_manager.h"
 #include "sdp_config.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(sdp_run_maintenance);
-
-/* first key of the maintenance run's advisory lock ("SDPM") */
-#define SDP_MAINTENANCE_LOCK_CLASS	0x5344504D
 
 /*
  * A step is one statement returning (items failed, summary).  $1 is
@@ -97,12 +101,25 @@ static const MaintenanceStep steps[] = {
 	"(SELECT count(*) FROM l), (SELECT count(*) FROM h)) END"},
 };
 
+/* the step the worker runs one table per transaction */
+#define PARTITION_STEP 1
+
+/* Which step is partition maintenance (the worker runs it table by table). */
+int
+sdp_maintenance_partition_step(void)
+{
+	Assert(strcmp(steps[PARTITION_STEP].name, "partition maintenance") == 0);
+	return PARTITION_STEP;
+}
+
+/* Number of maintenance steps. */
 int
 sdp_maintenance_step_count(void)
 {
 	return lengthof(steps);
 }
 
+/* The name a step is logged under. */
 const char *
 sdp_maintenance_step_name(int step)
 {
@@ -126,10 +143,12 @@ sdp_maintenance_run_step(int step, SdpStepResult *result)
 	Int32GetDatum(sdp_snapshot_retention)};
 	bool		isnull;
 	int64		failed;
+	int			nestlevel = sdp_restrict_search_path();
 
 	sdp_spi_exec(steps[step].sql, 3, types, values, NULL);
 	failed = DatumGetInt64(sdp_spi_datum(0, 1, &isnull));
 	result->message = pstrdup(sdp_spi_value(0, 2));
+	AtEOXact_GUC(true, nestlevel);
 	result->status = failed > 0 ? "error" : "ok";
 	result->duration_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	sdp_maintenance_log(started, database_object(), steps[step].name,
@@ -140,7 +159,15 @@ sdp_maintenance_run_step(int step, SdpStepResult *result)
 void
 sdp_maintenance_step_failed(int step, TimestampTz started, const char *message)
 {
-	sdp_maintenance_log(started, database_object(), steps[step].name, "error",
+	sdp_maintenance_step_logged(step, started, "error", message);
+}
+
+/* Log a step's outcome, as the caller (connected to SPI). */
+void
+sdp_maintenance_step_logged(int step, TimestampTz started, const char *status,
+							const char *message)
+{
+	sdp_maintenance_log(started, database_object(), steps[step].name, status,
 						message);
 }
 
@@ -153,31 +180,6 @@ sdp_maintenance_skipped(void)
 	sdp_maintenance_log(GetCurrentTimestamp(), database_object(), "maintenance",
 						"skipped", msg);
 	return msg;
-}
-
-static void
-maintenance_locktag(LOCKTAG *tag)
-{
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, SDP_MAINTENANCE_LOCK_CLASS, 0, 2);
-}
-
-/* Take the run's lock without waiting; false when another run holds it. */
-bool
-sdp_maintenance_try_lock(bool session)
-{
-	LOCKTAG		tag;
-
-	maintenance_locktag(&tag);
-	return LockAcquire(&tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
-}
-
-void
-sdp_maintenance_unlock_session(void)
-{
-	LOCKTAG		tag;
-
-	maintenance_locktag(&tag);
-	LockRelease(&tag, ExclusiveLock, true);
 }
 
 typedef struct StepArgs
@@ -224,7 +226,7 @@ sdp_run_maintenance(PG_FUNCTION_ARGS)
 				 errhint("Run it on the primary; a standby receives its results by replication.")));
 
 	SPI_connect();
-	if (!sdp_maintenance_try_lock(false))
+	if (!sdp_lock_maintenance_run(false, false))
 	{
 		step_row(rsinfo, "maintenance", "skipped", sdp_maintenance_skipped(), 0);
 		SPI_finish();

@@ -23,9 +23,10 @@ extern const char *sdp_maintenance_step_name(int step);
 extern void sdp_maintenance_run_step(int step, SdpStepResult *result);
 extern void sdp_maintenance_step_failed(int step, TimestampTz started,
 										const char *message);
+extern void sdp_maintenance_step_logged(int step, TimestampTz started,
+										const char *status, const char *message);
 
 extern const char *sdp_maintenance_skipped(void);
-extern bool sdp_maintenance_try_lock(bool session);
-extern void sdp_maintenance_unlock_session(void);
+extern int	sdp_maintenance_partition_step(void);
 
 #endif							/* SDP_MAINTENANCE_H */

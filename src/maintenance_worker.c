@@ -14,9 +14,21 @@
  *	    sdp.maintenance_log, and the next step runs; the worker never exits
  *	    because of one;
  *	  - a worker that exits anyway (database or role missing) is started
- *	    again after a back-off that doubles up to an hour: no crash loop;
- *	  - a database without the extension is skipped with one LOG line when
- *	    that is first seen, not one per interval;
+ *	    again after a back-off that doubles up to an hour: no crash loop.
+ *	    The back-off lives in shared memory and, across a crash restart
+ *	    (which makes shared memory anew), in the postmaster's memory: a
+ *	    worker that was in the middle of a run when the server crashed
+ *	    counts as failed, so a row that crashes maintenance cannot make a
+ *	    crash-restart loop of the whole cluster;
+ *	  - a database without the extension (or with 1.0) is skipped with one
+ *	    LOG line when that is first seen, not one per interval, and the
+ *	    worker disconnects until the next interval, so the database can be
+ *	    dropped or used as a template;
+ *	  - the worker's session runs with search_path = pg_catalog, pg_temp;
+ *	    what it does on a table runs as the table's owner (see
+ *	    run_as_owner.c);
+ *	  - partition maintenance runs one table per transaction, so one
+ *	    table's DDL locks are released before the next table is touched;
  *	  - SIGHUP reloads the settings (a new interval applies at once, a new
  *	    role restarts the worker, the launcher follows the database list);
  *	    SIGTERM ends a worker at its next interrupt check, also inside a
@@ -60,6 +72,9 @@
 
 #include "maintenance.h"
 #include "maintenance_worker.h"
+#include "maintenance_lock.h"
+#include "partition_manager.h"
+#include "run_as_owner.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
 #include "spi_util.h"
@@ -79,6 +94,10 @@ typedef struct WorkerSlot
 	pid_t		pid;			/* its running worker, 0 when none */
 	bool		restart_now;	/* the worker exited to take a new role */
 	bool		completed_run;	/* the worker finished at least one run */
+	bool		extension_wait; /* it exited: no usable extension there */
+	int			ext_state_logged;	/* ExtensionState last reported */
+	int			failures;		/* exits without a completed run, in a row */
+	TimestampTz not_before;		/* the launcher's back-off */
 	TimestampTz last_run_started;
 	TimestampTz last_run_finished;
 	TimestampTz next_run;
@@ -92,6 +111,50 @@ typedef struct WorkerShared
 } WorkerShared;
 
 static WorkerShared *workers = NULL;
+
+/*
+ * The postmaster's copy of the slots, taken when shared memory goes away
+ * (clean shutdown or crash restart) and put back when it is made anew.
+ */
+static WorkerShared saved_workers;
+static bool have_saved_workers = false;
+
+static long
+backoff_ms(int failures)
+{
+	long		backoff = (long) sdp_maintenance_interval * 1000L;
+
+	for (int i = 1; i < failures && backoff < SDP_MAX_BACKOFF_MS; i++)
+		backoff *= 2;
+	return Min(backoff, SDP_MAX_BACKOFF_MS);
+}
+
+/*
+ * on_shmem_exit in the postmaster: keep the slots.  On a crash restart
+ * (code != 0) a worker caught in the middle of a run is counted as failed.
+ */
+static void
+save_worker_slots(int code, Datum arg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	memcpy(&saved_workers, workers, sizeof(WorkerShared));
+	have_saved_workers = true;
+	for (int s = 0; s < SDP_MAX_MAINTENANCE_DATABASES; s++)
+	{
+		WorkerSlot *slot = &saved_workers.slots[s];
+
+		if (code != 0 && slot->pid != 0 &&
+			slot->last_run_started > slot->last_run_finished)
+		{
+			slot->failures++;
+			slot->not_before = TimestampTzPlusMilliseconds(now, backoff_ms(slot->failures));
+		}
+		slot->pid = 0;
+		slot->restart_now = false;
+		slot->completed_run = false;
+	}
+}
 
 Size
 sdp_workers_shmem_size(void)
@@ -109,8 +172,12 @@ sdp_workers_shmem_startup(void)
 	if (!found)
 	{
 		memset(workers, 0, sizeof(WorkerShared));
+		if (have_saved_workers)
+			memcpy(workers->slots, saved_workers.slots, sizeof(workers->slots));
 		SpinLockInit(&workers->mutex);
 	}
+	if (!IsUnderPostmaster)
+		on_shmem_exit(save_worker_slots, (Datum) 0);
 }
 
 void
@@ -222,8 +289,6 @@ void
 sdp_launcher_main(Datum arg)
 {
 	BackgroundWorkerHandle *handles[SDP_MAX_MAINTENANCE_DATABASES] = {0};
-	int			failures[SDP_MAX_MAINTENANCE_DATABASES] = {0};
-	TimestampTz not_before[SDP_MAX_MAINTENANCE_DATABASES] = {0};
 	MemoryContext loopcxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -260,27 +325,28 @@ sdp_launcher_main(Datum arg)
 			if (handles[s] != NULL &&
 				GetBackgroundWorkerPid(handles[s], &pid) == BGWH_STOPPED)
 			{
-				bool		requested;
-
 				pfree(handles[s]);
 				handles[s] = NULL;
 				SpinLockAcquire(&workers->mutex);
-				requested = slot->restart_now;
-				failures[s] = slot->completed_run ? 0 : failures[s] + 1;
-				slot->restart_now = false;
-				slot->completed_run = false;
-				SpinLockRelease(&workers->mutex);
-				if (requested)
-					not_before[s] = now;
+				if (slot->restart_now)
+					slot->not_before = now;
+				else if (slot->extension_wait)
+				{
+					/* not a failure: look again at the next interval */
+					slot->failures = 0;
+					slot->not_before = TimestampTzPlusMilliseconds(now,
+																   (long) sdp_maintenance_interval * 1000L);
+				}
 				else
 				{
-					long		backoff = (long) sdp_maintenance_interval * 1000L;
-
-					for (int i = 1; i < failures[s] && backoff < SDP_MAX_BACKOFF_MS; i++)
-						backoff *= 2;
-					not_before[s] = TimestampTzPlusMilliseconds(now,
-																Min(backoff, SDP_MAX_BACKOFF_MS));
+					slot->failures = slot->completed_run ? 0 : slot->failures + 1;
+					slot->not_before = TimestampTzPlusMilliseconds(now,
+																   backoff_ms(slot->failures));
 				}
+				slot->restart_now = false;
+				slot->completed_run = false;
+				slot->extension_wait = false;
+				SpinLockRelease(&workers->mutex);
 			}
 
 			SpinLockAcquire(&workers->mutex);
@@ -298,6 +364,7 @@ sdp_launcher_main(Datum arg)
 			const char *dbname = lfirst(lc);
 			int			s = -1;
 			bool		running;
+			TimestampTz not_before = 0;
 
 			SpinLockAcquire(&workers->mutex);
 			for (int i = 0; i < SDP_MAX_MAINTENANCE_DATABASES && s < 0; i++)
@@ -311,13 +378,15 @@ sdp_launcher_main(Datum arg)
 					strlcpy(workers->slots[i].dbname, dbname, NAMEDATALEN);
 				}
 			running = s >= 0 && workers->slots[s].pid != 0;
+			if (s >= 0)
+				not_before = workers->slots[s].not_before;
 			SpinLockRelease(&workers->mutex);
 			if (s < 0 || running || handles[s] != NULL)
 				continue;
-			if (now >= not_before[s])
+			if (now >= not_before)
 				handles[s] = start_worker(s, dbname);
 			else
-				timeout = Min(timeout, TimestampDifferenceMilliseconds(now, not_before[s]));
+				timeout = Min(timeout, TimestampDifferenceMilliseconds(now, not_before));
 		}
 		MemoryContextSwitchTo(oldcxt);
 
@@ -377,8 +446,10 @@ extension_state(void)
 	SPI_connect();
 	version = sdp_spi_scalar_text("SELECT extversion FROM pg_catalog.pg_extension "
 								  "WHERE extname = 'smart_dairy_perf'", 0, NULL, NULL);
+	/* the library logs and checks configuration with columns of 1.3 */
 	state = version == NULL ? EXT_MISSING :
-		strcmp(version, "1.0") == 0 ? EXT_TOO_OLD : EXT_READY;
+		(strcmp(version, "1.0") == 0 || strcmp(version, "1.1") == 0 ||
+		 strcmp(version, "1.2") == 0) ? EXT_TOO_OLD : EXT_READY;
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -468,19 +539,129 @@ run_step_in_transaction(int step, MemoryContext runcxt)
 	return ok;
 }
 
-static void
-run_once(int slot, MemoryContext runcxt)
+typedef struct PartitionStepState
 {
-	static ExtensionState last_state = EXT_READY;
+	MemoryContext cxt;
+	int			nparents;
+	Oid		   *parents;
+	char	  **names;
+	int			current;
+	int			failed;
+} PartitionStepState;
+
+static void
+list_partitioned_tables(void *arg)
+{
+	PartitionStepState *st = arg;
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	pgstat_report_activity(STATE_RUNNING, "partition maintenance");
+	st->nparents = sdp_partition_configured_parents(&st->parents, &st->names);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+maintain_one_table(void *arg)
+{
+	PartitionStepState *st = arg;
+
+	if (!sdp_partition_maintain_one(st->parents[st->current],
+									st->names[st->current], NULL))
+		st->failed++;
+}
+
+typedef struct StepSummary
+{
+	int			step;
+	TimestampTz started;
+	const char *status;
+	const char *message;
+} StepSummary;
+
+static void
+log_step_summary(void *arg)
+{
+	StepSummary *sum = arg;
+
+	sdp_maintenance_step_logged(sum->step, sum->started, sum->status, sum->message);
+}
+
+/*
+ * Run fn in a transaction of its own; an error is reported to the server
+ * log as a WARNING about what, and returned (copied into cxt), the
+ * transaction rolled back.  NULL when fn succeeded.
+ */
+static char *
+in_transaction_caught(void (*fn) (void *arg), void *arg, const char *what,
+					  MemoryContext cxt)
+{
+	char	   *volatile message = NULL;
+
+	PG_TRY();
+	{
+		in_transaction(fn, arg);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		ereport(WARNING,
+				(errmsg("maintenance of %s in database \"%s\" failed", what,
+						MyBgworkerEntry->bgw_extra),
+				 errdetail("%s", edata->message)));
+		message = edata->message;
+	}
+	PG_END_TRY();
+	return message;
+}
+
+/*
+ * The partition step, one table per transaction: the list in one, then
+ * each table in its own, then the step's summary in the log.
+ */
+static bool
+run_partition_step(MemoryContext runcxt)
+{
+	PartitionStepState st = {runcxt, 0, NULL, NULL, 0, 0};
+	StepSummary sum = {sdp_maintenance_partition_step(), GetCurrentTimestamp()};
+	char	   *error;
+
+	error = in_transaction_caught(list_partitioned_tables, &st,
+								  "the partitioned tables", runcxt);
+	for (st.current = 0; error == NULL && st.current < st.nparents; st.current++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (in_transaction_caught(maintain_one_table, &st,
+								  psprintf("table \"%s\"", st.names[st.current]),
+								  runcxt) != NULL)
+			st.failed++;
+	}
+	sum.status = error != NULL || st.failed > 0 ? "error" : "ok";
+	sum.message = error != NULL ? error :
+		psprintf("tables: %d, failed: %d", st.nparents, st.failed);
+	(void) in_transaction_caught(log_step_summary, &sum, "the log", runcxt);
+	return error == NULL && st.failed == 0;
+}
+
+static void
+run_maintenance_once(int slot, MemoryContext runcxt)
+{
+	ExtensionState last_state;
 	ExtensionState state;
 	bool		all_ok = true;
 	bool		locked;
 
-	SpinLockAcquire(&workers->mutex);
-	workers->slots[slot].last_run_started = GetCurrentTimestamp();
-	SpinLockRelease(&workers->mutex);
-
 	state = extension_state();
+	SpinLockAcquire(&workers->mutex);
+	last_state = (ExtensionState) workers->slots[slot].ext_state_logged;
+	workers->slots[slot].ext_state_logged = state;
+	SpinLockRelease(&workers->mutex);
 	if (state != EXT_READY)
 	{
 		/* one LOG line when this is first seen, not one per interval */
@@ -489,19 +670,25 @@ run_once(int slot, MemoryContext runcxt)
 					(errmsg("smart_dairy_perf: skipping maintenance of database \"%s\": %s",
 							MyBgworkerEntry->bgw_extra,
 							state == EXT_MISSING ? "the extension is not installed" :
-							"the extension is older than 1.1"),
+							"the extension is older than 1.3"),
 					 errhint(state == EXT_MISSING ?
 							 "Run CREATE EXTENSION smart_dairy_perf in it, or remove it from smart_dairy_perf.maintenance_databases." :
 							 "Run ALTER EXTENSION smart_dairy_perf UPDATE in it.")));
-		last_state = state;
 		set_slot_status(slot, state == EXT_MISSING ? "extension not installed" :
 						"extension too old");
-		return;
+		/* let go of the database (DROP DATABASE, CREATE DATABASE ... TEMPLATE) */
+		SpinLockAcquire(&workers->mutex);
+		workers->slots[slot].extension_wait = true;
+		SpinLockRelease(&workers->mutex);
+		proc_exit(0);
 	}
-	last_state = state;
+
+	SpinLockAcquire(&workers->mutex);
+	workers->slots[slot].last_run_started = GetCurrentTimestamp();
+	SpinLockRelease(&workers->mutex);
 
 	StartTransactionCommand();
-	locked = sdp_maintenance_try_lock(true);
+	locked = sdp_lock_maintenance_run(true, false);
 	CommitTransactionCommand();
 	if (!locked)
 	{
@@ -513,9 +700,12 @@ run_once(int slot, MemoryContext runcxt)
 	for (int i = 0; i < sdp_maintenance_step_count(); i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		all_ok &= run_step_in_transaction(i, runcxt);
+		if (i == sdp_maintenance_partition_step())
+			all_ok &= run_partition_step(runcxt);
+		else
+			all_ok &= run_step_in_transaction(i, runcxt);
 	}
-	sdp_maintenance_unlock_session();
+	sdp_unlock_maintenance_run_session();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pgstat_report_stat(true);
 
@@ -551,6 +741,8 @@ sdp_maintenance_worker_main(Datum arg)
 	/* the setting, not only pg_stat_activity: the profiler groups by it */
 	SetConfigOption("application_name", "smart_dairy_perf maintenance",
 					PGC_SUSET, PGC_S_OVERRIDE);
+	/* no object another role planted on the search path is ever called */
+	SetConfigOption("search_path", SDP_SAFE_SEARCH_PATH, PGC_SUSET, PGC_S_SESSION);
 	runcxt = AllocSetContextCreate(TopMemoryContext, "smart_dairy_perf maintenance run",
 								   ALLOCSET_DEFAULT_SIZES);
 
@@ -592,7 +784,7 @@ sdp_maintenance_worker_main(Datum arg)
 		if (now >= next_run && !RecoveryInProgress())
 		{
 			MemoryContextReset(runcxt);
-			run_once(my_slot, runcxt);
+			run_maintenance_once(my_slot, runcxt);
 			next_run = TimestampTzPlusMilliseconds(now,
 												   (int64) sdp_maintenance_interval * 1000);
 			SpinLockAcquire(&workers->mutex);

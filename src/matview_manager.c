@@ -29,19 +29,27 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "access/htup_details.h"
+#include "catalog/pg_rewrite.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "partition_manager.h"
+#include "run_as_owner.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(sdp_register_matview);
 PG_FUNCTION_INFO_V1(sdp_unregister_matview);
 PG_FUNCTION_INFO_V1(sdp_refresh_matview);
 PG_FUNCTION_INFO_V1(sdp_refresh_matviews);
+PG_FUNCTION_INFO_V1(sdp_time_dependent);
 
 typedef struct RefreshResult
 {
@@ -382,26 +390,29 @@ sdp_refresh_matviews(PG_FUNCTION_ARGS)
 	MemoryContext callercxt = CurrentMemoryContext;
 	uint64		n;
 	char	  **rows;
+	int			nestlevel;
 
 	InitMaterializedSRF(fcinfo, 0);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	SPI_connect();
+	nestlevel = sdp_restrict_search_path();
 	forget_dropped_views(rsinfo);
-	n = sdp_spi_exec("SELECT o.matview::oid, format('%I.%I', ns.nspname, c.relname), "
+	n = sdp_spi_exec("SELECT o.matview::oid, pg_catalog.format('%I.%I', ns.nspname, c.relname), "
 					 "m.concurrent_mode, "
-					 "m.last_refresh IS NULL OR m.last_refresh + m.refresh_every <= now() "
+					 "m.last_refresh IS NULL OR m.last_refresh + m.refresh_every <= pg_catalog.now(), "
+					 "m.configured_by::oid "
 					 "FROM sdp._matview_refresh_order() o "
 					 "JOIN sdp.matview_config m ON m.matview = o.matview "
 					 "JOIN pg_catalog.pg_class c ON c.oid = o.matview "
 					 "JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
 					 "ORDER BY o.depth, o.matview::text",
 					 0, NULL, NULL, NULL);
-	rows = sdp_spi_copy_rows(4);
+	rows = sdp_spi_copy_rows(5);
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		char	  **row = &rows[i * 4];
+		char	  **row = &rows[i * 5];
 		RefreshArgs args;
 		TimestampTz started = GetCurrentTimestamp();
 		ErrorData  *edata;
@@ -413,6 +424,17 @@ sdp_refresh_matviews(PG_FUNCTION_ARGS)
 		}
 		args.relid = DatumGetObjectId(DirectFunctionCall1(oidin, CStringGetDatum(row[0])));
 		args.mode = row[2];
+
+		/* the worker refreshes for the view's owner: the owner must have asked */
+		if (!sdp_config_writer_may_act(row[4] ? DatumGetObjectId(DirectFunctionCall1(oidin, CStringGetDatum(row[4]))) : InvalidOid,
+									   args.relid))
+		{
+			const char *msg = "its registration was not written by its owner or a role with the owner's privileges";
+
+			sdp_maintenance_log_rel(args.relid, started, row[1], "refresh", "skipped", msg);
+			refresh_row(rsinfo, row[1], "skipped", NULL, msg);
+			continue;
+		}
 
 		/*
 		 * Compared now, not at the start of the run: a view refreshed
@@ -432,7 +454,7 @@ sdp_refresh_matviews(PG_FUNCTION_ARGS)
 		edata = sdp_run_in_subtransaction(refresh_one_isolated, &args);
 		if (edata == NULL)
 		{
-			sdp_maintenance_log(started, row[1], "refresh", "ok",
+			sdp_maintenance_log_rel(args.relid, started, row[1], "refresh", "ok",
 								psprintf("%s, %lld rows, %.1f ms",
 										 args.result.concurrently ? "concurrently" : "plain",
 										 (long long) args.result.rows,
@@ -445,7 +467,7 @@ sdp_refresh_matviews(PG_FUNCTION_ARGS)
 					   strcmp(row[2], "never") != 0 &&
 					   sql_bool("SELECT sdp._matview_concurrent_possible($1)", args.relid),
 					   0, 0, edata->message);
-		sdp_maintenance_log(started, row[1], "refresh", "error", edata->message);
+		sdp_maintenance_log_rel(args.relid, started, row[1], "refresh", "error", edata->message);
 		refresh_row(rsinfo, row[1], "error", NULL, edata->message);
 		ereport(WARNING,
 				(errmsg("smart_dairy_perf: refresh of materialized view %s failed: %s",
@@ -453,7 +475,80 @@ sdp_refresh_matviews(PG_FUNCTION_ARGS)
 		FreeErrorData(edata);
 	}
 
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	MemoryContextSwitchTo(callercxt);
 	return (Datum) 0;
+}
+
+/*
+ * Does a view's query (looking through the plain views it reads) call
+ * anything that is not immutable: now(), current_date, random(), a
+ * sequence?  Then its result changes with time alone, and unchanged base
+ * relations do not make a refresh unnecessary.  Reads the rules from the
+ * catalog cache; takes no relation lock.  *visited holds the views
+ * already looked at (a view's rule lists the view itself as OLD and NEW).
+ */
+static bool rule_time_dependent(Oid relid, List **visited);
+
+static bool
+query_time_dependent_walker(Node *node, List **visited)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW &&
+				rule_time_dependent(rte->relid, visited))
+				return true;
+		}
+		return query_tree_walker(query, query_time_dependent_walker, visited, 0);
+	}
+	return expression_tree_walker(node, query_time_dependent_walker, visited);
+}
+
+static bool
+rule_time_dependent(Oid relid, List **visited)
+{
+	HeapTuple	tuple;
+	bool		isnull;
+	Datum		action;
+	List	   *queries;
+	ListCell   *lc;
+
+	if (list_member_oid(*visited, relid))
+		return false;
+	*visited = lappend_oid(*visited, relid);
+	tuple = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(relid),
+							CStringGetDatum("_RETURN"));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	action = SysCacheGetAttr(RULERELNAME, tuple, Anum_pg_rewrite_ev_action, &isnull);
+	queries = isnull ? NIL : (List *) stringToNode(TextDatumGetCString(action));
+	ReleaseSysCache(tuple);
+	foreach(lc, queries)
+	{
+		Query	   *query = lfirst(lc);
+
+		if (contain_mutable_functions((Node *) query) ||
+			query_time_dependent_walker((Node *) query, visited))
+			return true;
+	}
+	return false;
+}
+
+/* sdp._time_dependent(regclass): see rule_time_dependent() */
+Datum
+sdp_time_dependent(PG_FUNCTION_ARGS)
+{
+	List	   *visited = NIL;
+
+	PG_RETURN_BOOL(rule_time_dependent(PG_GETARG_OID(0), &visited));
 }

@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 
 #include "partition_bounds.h"
+#include "sdp_config.h"
 
 static const SdpPartitionStep steps[] = {
 	{"1 day", "day", "YYYY_MM_DD"},
@@ -96,6 +97,12 @@ sdp_partition_check_premake(int premake)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("premake must be positive, not %d", premake),
 				 errhint("premake is how many intervals ahead of now to keep partitions ready, e.g. 3.")));
+	if (premake > sdp_partition_max_create)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("premake %d is more than smart_dairy_perf.partition_max_create (%d)",
+						premake, sdp_partition_max_create),
+				 errhint("premake is how many intervals ahead of now to keep partitions ready, e.g. 3; raise smart_dairy_perf.partition_max_create for more.")));
 }
 
 void
@@ -161,6 +168,7 @@ sdp_partition_key(Oid relid, SdpPartitionKey *key)
 	key->relname = pstrdup(RelationGetRelationName(rel));
 	key->column = get_attname(relid, attnum, false);
 	key->typid = pkey->parttypid[0];
+	key->owner = rel->rd_rel->relowner;
 	sdp_partition_check_key_type(key->typid, key->column);
 	table_close(rel, NoLock);
 }

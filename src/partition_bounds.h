@@ -25,6 +25,7 @@ typedef struct SdpPartitionKey
 	char	   *relname;
 	char	   *column;
 	Oid			typid;			/* DATEOID, TIMESTAMPOID or TIMESTAMPTZOID */
+	Oid			owner;			/* the parent's owner: maintenance acts as it */
 } SdpPartitionKey;
 
 extern const SdpPartitionStep *sdp_partition_step(Interval *interval);

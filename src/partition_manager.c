@@ -3,43 +3,74 @@
  * partition_manager.c
  *	  Range partitions by date or time, kept ahead of time and pruned by
  *	  retention: sdp.manage_partitions(), sdp.create_partitions(),
- *	  sdp.prune_partitions() and sdp.run_partition_maintenance().
+ *	  sdp.prune_partitions() and sdp.run_partition_maintenance(), and the
+ *	  per-table step the background worker runs in its own transaction.
  *
  *	  Boundaries are computed as timestamps in
  *	  smart_dairy_perf.partition_timezone (for timestamptz keys the bound is
  *	  that wall-clock time in that zone), so the same partitions come out
- *	  whatever the session's TimeZone.  Bound arithmetic and catalog reads
- *	  are set-based SQL run through SPI; this file orders the steps, checks
- *	  input, quotes every identifier and isolates failures.
+ *	  whatever the session's TimeZone and DateStyle.  Bound arithmetic and
+ *	  catalog reads are set-based SQL run through SPI with the values as
+ *	  parameters; this file orders the steps, checks input, quotes every
+ *	  identifier and isolates failures.
+ *
+ *	  Whose rights: every statement that touches a managed table (CREATE,
+ *	  ATTACH, DETACH, DROP, the row move) runs as the table's owner inside a
+ *	  security-restricted operation (run_as_owner.c), so the owner's
+ *	  triggers, defaults and index expressions never run with more rights
+ *	  than the owner's, and the partitions made are the owner's.  All SQL
+ *	  runs under search_path = pg_catalog, pg_temp.  A configuration row is
+ *	  acted on only while the role that wrote it has the privileges of the
+ *	  table's owner.
  *
  *	  Safety rules:
  *	  - a partition is created only where no partition covers any part of
- *	    its range; rows the default partition holds for that range are moved
- *	    into it in the same transaction (no error left for a cron job);
+ *	    its range: as a table shaped like the parent, filled with the rows
+ *	    the default partition holds for its range, then attached.  The rows
+ *	    move with session_replication_role = replica, so no foreign-key
+ *	    action and no ordinary trigger fires for a relocation the
+ *	    application never made; a default partition with ALWAYS or REPLICA
+ *	    triggers keeps its rows (the period is reported, not created);
+ *	  - the periods made are bounded: the premake window, the gaps between
+ *	    existing partitions, and periods of rows in the default partition
+ *	    that lie between the first partition (or now - retention, when
+ *	    later) and the end of the premake window.  Rows outside that window,
+ *	    infinite keys included, stay in the default partition with a
+ *	    WARNING and a log row; one call never makes more than
+ *	    smart_dairy_perf.partition_max_create partitions;
+ *	  - a partition name taken by another table (a partition detached by
+ *	    retention) gets a numbered suffix instead of failing every run;
+ *	  - one period that cannot be made (its own error) is logged and the
+ *	    other periods still are; a lock that cannot be had within
+ *	    smart_dairy_perf.maintenance_lock_timeout gives up the table for
+ *	    this run;
  *	  - retention detaches or drops only partitions whose whole range ends
  *	    at or before now() - retention; never the default partition;
- *	  - every action on a parent holds a transaction-level advisory lock on
- *	    it, so two maintenance runs never act on one parent at once;
- *	  - in sdp.run_partition_maintenance() each parent runs in its own
- *	    subtransaction: a failure (lock_timeout included) is logged to
- *	    sdp.maintenance_log and the next parent still runs.
+ *	  - every action on a parent holds maintenance_lock.c's lock on it, so
+ *	    two maintenance runs never act on one parent at once.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
+#include "commands/tablespace.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "maintenance_lock.h"
 #include "partition_manager.h"
+#include "run_as_owner.h"
 #include "sdp_config.h"
 #include "spi_util.h"
 
@@ -48,8 +79,8 @@ PG_FUNCTION_INFO_V1(sdp_create_partitions);
 PG_FUNCTION_INFO_V1(sdp_prune_partitions);
 PG_FUNCTION_INFO_V1(sdp_run_partition_maintenance);
 
-/* first key of the advisory locks taken on managed parents ("SDPP") */
-#define SDP_PARTITION_LOCK_CLASS	0x53445050
+/* numbered suffixes tried when a partition's name is taken */
+#define PARTITION_NAME_TRIES	10
 
 typedef struct PartitionConfig
 {
@@ -58,6 +89,7 @@ typedef struct PartitionConfig
 	bool		has_retention;
 	Interval	retention;
 	char	   *mode;
+	Oid			configured_by;	/* InvalidOid: unknown */
 } PartitionConfig;
 
 static char *
@@ -66,48 +98,45 @@ qualified(const char *schema, const char *name)
 	return quote_qualified_identifier(schema, name);
 }
 
-/* Wait for the advisory lock on a parent (respects lock_timeout). */
+/*
+ * Append a row to sdp.maintenance_log as the current user.  relid, when
+ * valid, names the table the row is about: its owner may read the row.
+ * Caller is connected to SPI.
+ */
 void
-sdp_partition_lock(Oid parent)
+sdp_maintenance_log_rel(Oid relid, TimestampTz started, const char *object,
+						const char *action, const char *status,
+						const char *message)
 {
-	Oid			types[2] = {INT4OID, INT4OID};
-	Datum		values[2] = {Int32GetDatum(SDP_PARTITION_LOCK_CLASS),
-	Int32GetDatum((int32) parent)};
-
-	sdp_spi_exec("SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", 2, types,
-				 values, NULL);
-}
-
-static bool
-try_partition_lock(Oid parent)
-{
-	Oid			types[2] = {INT4OID, INT4OID};
-	Datum		values[2] = {Int32GetDatum(SDP_PARTITION_LOCK_CLASS),
-	Int32GetDatum((int32) parent)};
-	bool		isnull;
-
-	sdp_spi_exec("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", 2, types,
-				 values, NULL);
-	return DatumGetBool(sdp_spi_datum(0, 1, &isnull));
-}
-
-void
-sdp_maintenance_log(TimestampTz started, const char *object,
-					const char *action, const char *status, const char *message)
-{
-	Oid			types[5] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', message ? ' ' : 'n'};
+	Oid			types[6] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', message ? ' ' : 'n', 'n'};
 
 	values[0] = TimestampTzGetDatum(started);
 	values[1] = CStringGetTextDatum(object);
 	values[2] = CStringGetTextDatum(action);
 	values[3] = CStringGetTextDatum(status);
 	values[4] = message ? CStringGetTextDatum(message) : (Datum) 0;
-	sdp_spi_exec("INSERT INTO sdp.maintenance_log (started, object, action, status, message) "
-				 "VALUES ($1, $2, $3, $4, $5)", 5, types, values, nulls);
+	values[5] = (Datum) 0;
+	if (OidIsValid(relid) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+	{
+		values[5] = ObjectIdGetDatum(sdp_relation_owner(relid));
+		nulls[5] = ' ';
+	}
+	sdp_spi_exec("INSERT INTO sdp.maintenance_log "
+				 "(started, object, action, status, message, object_owner) "
+				 "VALUES ($1, $2, $3, $4, $5, $6)", 6, types, values, nulls);
 }
 
+/* A row of sdp.maintenance_log about no one table (readers of all stats). */
+void
+sdp_maintenance_log(TimestampTz started, const char *object,
+					const char *action, const char *status, const char *message)
+{
+	sdp_maintenance_log_rel(InvalidOid, started, object, action, status, message);
+}
+
+/* Register or update a parent's configuration; caller connected to SPI. */
 void
 sdp_partition_save_config(Oid parent, Interval *interval, int premake,
 						  Interval *retention, const char *mode)
@@ -137,21 +166,22 @@ load_config(Oid parent, PartitionConfig *cfg)
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1] = {ObjectIdGetDatum(parent)};
 	bool		isnull;
+	Datum		d;
 
-	if (sdp_spi_exec("SELECT partition_interval, premake, retention, retention_mode "
+	if (sdp_spi_exec("SELECT partition_interval, premake, retention, retention_mode, "
+					 "       configured_by::oid AS configured_by "
 					 "FROM sdp.partition_config WHERE parent = $1",
 					 1, types, values, NULL) == 0)
 		return false;
-	cfg->interval = *DatumGetIntervalP(sdp_spi_datum(0, 1, &isnull));
-	cfg->premake = DatumGetInt32(sdp_spi_datum(0, 2, &isnull));
-	{
-		Datum		r = sdp_spi_datum(0, 3, &isnull);
-
-		cfg->has_retention = !isnull;
-		if (!isnull)
-			cfg->retention = *DatumGetIntervalP(r);
-	}
-	cfg->mode = pstrdup(sdp_spi_value(0, 4));
+	cfg->interval = *DatumGetIntervalP(sdp_spi_named_datum(0, "partition_interval", &isnull));
+	cfg->premake = DatumGetInt32(sdp_spi_named_datum(0, "premake", &isnull));
+	d = sdp_spi_named_datum(0, "retention", &isnull);
+	cfg->has_retention = !isnull;
+	if (!isnull)
+		cfg->retention = *DatumGetIntervalP(d);
+	cfg->mode = pstrdup(sdp_spi_text(0, "retention_mode"));
+	d = sdp_spi_named_datum(0, "configured_by", &isnull);
+	cfg->configured_by = isnull ? InvalidOid : DatumGetObjectId(d);
 	return true;
 }
 
@@ -161,26 +191,28 @@ require_config(Oid parent, PartitionConfig *cfg)
 	if (!load_config(parent, cfg))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table %s is not managed by smart_dairy_perf",
+				 errmsg("table \"%s\" is not managed by smart_dairy_perf",
 						get_rel_name(parent)),
 				 errhint("Register it first with sdp.manage_partitions().")));
 }
 
-/* The default partition of the parent, or InvalidOid. */
-static Oid
-default_partition(Oid parent)
+/*
+ * The configuration must have been written by a role with the owner's
+ * privileges: the worker acts on it with the owner's rights.
+ */
+static void
+check_config_writer(Oid parent, PartitionConfig *cfg)
 {
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(parent)};
-	bool		isnull;
-
-	if (sdp_spi_exec("SELECT c.oid FROM pg_catalog.pg_inherits i "
-					 "JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
-					 "WHERE i.inhparent = $1 "
-					 "AND pg_catalog.pg_get_expr(c.relpartbound, 0) = 'DEFAULT'",
-					 1, types, values, NULL) == 0)
-		return InvalidOid;
-	return DatumGetObjectId(sdp_spi_datum(0, 1, &isnull));
+	if (!sdp_config_writer_may_act(cfg->configured_by, parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("configuration of table \"%s\" was not written by its owner",
+						get_rel_name(parent)),
+				 errdetail("The row of sdp.partition_config was written by role \"%s\", which does not have the privileges of the owner \"%s\".",
+						   OidIsValid(cfg->configured_by) ?
+						   GetUserNameFromId(cfg->configured_by, true) : "(unknown)",
+						   GetUserNameFromId(sdp_relation_owner(parent), true)),
+				 errhint("The owner can register the table again with sdp.manage_partitions().")));
 }
 
 /* Parent columns that can be copied with INSERT ... SELECT, quoted. */
@@ -191,21 +223,22 @@ copyable_columns(Oid relid)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 
 	return pstrdup(sdp_spi_scalar_text(
-		"SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
+		"SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) "
 		"FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
 		"AND NOT attisdropped AND attgenerated = ''",
 		1, types, values));
 }
 
-/* SQL expression of a bound given as a local timestamp text. */
+/* SQL expression of a bound given as a local timestamp text (ISO, AD). */
 static char *
 bound_expr(const SdpPartitionKey *key, const char *local)
 {
+	Assert(local != NULL);
 	if (key->typid == TIMESTAMPTZOID)
-		return psprintf("(%s::timestamp AT TIME ZONE %s)",
+		return psprintf("(%s::pg_catalog.timestamp AT TIME ZONE %s)",
 						quote_literal_cstr(local),
 						quote_literal_cstr(sdp_partition_timezone));
-	return psprintf("%s::%s", quote_literal_cstr(local),
+	return psprintf("%s::pg_catalog.%s", quote_literal_cstr(local),
 					sdp_partition_bound_cast(key->typid));
 }
 
@@ -226,29 +259,115 @@ report_row(SdpPartitionReport *report, const char *partition,
 						 values, nulls);
 }
 
+/*
+ * A name for a new table in the parent's schema: <parent>_<suffix>, or with
+ * _1, _2, ... appended when another table has it (a partition detached by
+ * retention keeps its name).  ERROR when none is free.
+ */
+static char *
+free_table_name(const SdpPartitionKey *key, const char *suffix)
+{
+	Oid			nsp = get_rel_namespace(key->relid);
+	char	   *name = sdp_partition_name(key->relname, suffix);
+
+	for (int i = 1; OidIsValid(get_relname_relid(name, nsp)); i++)
+	{
+		if (i > PARTITION_NAME_TRIES)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_TABLE),
+					 errmsg("no free name for partition \"%s\" of table \"%s\"",
+							sdp_partition_name(key->relname, suffix), key->relname),
+					 errhint("Drop or rename the detached tables called %s_1 to %s_%d.",
+							 sdp_partition_name(key->relname, suffix),
+							 sdp_partition_name(key->relname, suffix),
+							 PARTITION_NAME_TRIES)));
+		name = sdp_partition_name(key->relname, psprintf("%s_%d", suffix, i));
+	}
+	return name;
+}
+
 /* Give the parent a default partition (<parent>_default) if it has none. */
 void
 sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *report)
 {
-	char	   *name;
+	char	   *qname;
 
-	if (OidIsValid(default_partition(key->relid)))
+	if (OidIsValid(get_default_partition_oid(key->relid)))
 		return;
-	name = sdp_partition_name(key->relname, "default");
-	sdp_spi_exec(psprintf("CREATE TABLE %s PARTITION OF %s DEFAULT",
-						  qualified(key->schema, name),
-						  qualified(key->schema, key->relname)),
-				 0, NULL, NULL, NULL);
+	qname = qualified(key->schema, free_table_name(key, "default"));
+	sdp_spi_exec_as_owner(key->owner,
+						  psprintf("CREATE TABLE %s PARTITION OF %s DEFAULT", qname,
+								   qualified(key->schema, key->relname)));
 	if (report && report->log)
-		sdp_maintenance_log(report->started, qualified(key->schema, name),
-							"create default partition", "ok", NULL);
-	report_row(report, qualified(key->schema, name), "DEFAULT", "DEFAULT", 0);
+		sdp_maintenance_log_rel(key->relid, report->started, qname,
+								"create default partition", "ok", NULL);
+	report_row(report, qname, "DEFAULT", "DEFAULT", 0);
 }
 
 /*
- * Create one partition [from, to), first moving the rows the default
- * partition holds for that range out of the way and then back in through
- * the parent, all in the caller's transaction.  Returns the rows moved.
+ * A trigger on the default partition that would fire even with
+ * session_replication_role = replica (ENABLE ALWAYS or ENABLE REPLICA),
+ * or NULL.
+ */
+static char *
+trigger_firing_on_move(Oid def)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(def)};
+
+	return sdp_spi_scalar_text("SELECT tgname FROM pg_catalog.pg_trigger "
+							   "WHERE tgrelid = $1 AND tgenabled IN ('A', 'R') "
+							   "ORDER BY tgname LIMIT 1", 1, types, values);
+}
+
+/*
+ * Move the default partition's rows of a range into the standalone table
+ * qname, as the owner, with session_replication_role = replica: no
+ * foreign-key action (ON DELETE CASCADE would delete referencing rows) and
+ * no ordinary trigger sees the relocation.  Returns the rows moved.
+ */
+static int64
+move_rows(const SdpPartitionKey *key, Oid def, const char *qname,
+		  const char *range)
+{
+	char	   *qdef = qualified(get_namespace_name(get_rel_namespace(def)),
+								 get_rel_name(def));
+	char	   *cols;
+	char	   *trigger;
+	SdpSavedUser saved;
+	int64		moved;
+
+	sdp_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s LIMIT 1", qdef, range),
+				 0, NULL, NULL, NULL);
+	if (SPI_processed == 0)
+		return 0;
+	trigger = trigger_firing_on_move(def);
+	if (trigger != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot move rows out of default partition \"%s\": trigger \"%s\" fires on every change",
+						get_rel_name(def), trigger),
+				 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a trigger enabled ALWAYS or REPLICA would see them."),
+				 errhint("Move the rows yourself, or enable the trigger as an ordinary one (ALTER TABLE ... ENABLE TRIGGER).")));
+	cols = copyable_columns(key->relid);
+
+	sdp_become_owner(key->owner, &saved);
+	(void) set_config_option("session_replication_role", "replica",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	moved = sdp_spi_exec(psprintf("WITH moved AS (DELETE FROM ONLY %s WHERE %s RETURNING %s) "
+								  "INSERT INTO %s (%s) SELECT %s FROM moved",
+								  qdef, range, cols, qname, cols, cols),
+						 0, NULL, NULL, NULL);
+	sdp_restore_user(&saved);
+	return moved;
+}
+
+/*
+ * Create one partition [from, to): a table shaped like the parent, owned
+ * by the parent's owner, holding the default partition's rows of that
+ * range, then attached (SHARE UPDATE EXCLUSIVE on the parent).  Runs in the
+ * caller's (sub)transaction.  Returns the rows moved.
  */
 static int64
 create_partition(const SdpPartitionKey *key, const char *suffix,
@@ -256,69 +375,144 @@ create_partition(const SdpPartitionKey *key, const char *suffix,
 				 const char *from_text, const char *to_text,
 				 SdpPartitionReport *report)
 {
-	char	   *name = sdp_partition_name(key->relname, suffix);
 	char	   *qparent = qualified(key->schema, key->relname);
-	char	   *qname = qualified(key->schema, name);
+	char	   *qname = qualified(key->schema, free_table_name(key, suffix));
 	char	   *lo = bound_expr(key, from);
 	char	   *hi = bound_expr(key, to);
-	Oid			def = default_partition(key->relid);
+	Oid			def = get_default_partition_oid(key->relid);
+	Oid			tablespace = get_rel_tablespace(key->relid);
 	int64		moved = 0;
 
+	sdp_spi_exec_as_owner(key->owner,
+						  psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+								   "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)%s%s",
+								   qname, qparent,
+								   OidIsValid(tablespace) ? " TABLESPACE " : "",
+								   OidIsValid(tablespace) ?
+								   quote_identifier(get_tablespace_name(tablespace)) : ""));
 	if (OidIsValid(def))
-	{
-		char	   *qdef = qualified(get_namespace_name(get_rel_namespace(def)),
-									 get_rel_name(def));
-		char	   *range = psprintf("%s >= %s AND %s < %s",
-									 quote_identifier(key->column), lo,
-									 quote_identifier(key->column), hi);
-		char	   *cols = copyable_columns(key->relid);
-
-		sdp_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s LIMIT 1", qdef, range),
-					 0, NULL, NULL, NULL);
-		if (SPI_processed > 0)
-		{
-			sdp_spi_exec(psprintf("CREATE TEMP TABLE sdp_moving_rows ON COMMIT DROP AS "
-								  "SELECT %s FROM ONLY %s WITH NO DATA", cols, qdef),
-						 0, NULL, NULL, NULL);
-			moved = sdp_spi_exec(psprintf("WITH moved AS (DELETE FROM ONLY %s WHERE %s "
-										  "RETURNING %s) "
-										  "INSERT INTO pg_temp.sdp_moving_rows SELECT * FROM moved",
-										  qdef, range, cols),
-								 0, NULL, NULL, NULL);
-		}
-		sdp_spi_exec(psprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%s) TO (%s)",
-							  qname, qparent, lo, hi),
-					 0, NULL, NULL, NULL);
-		if (moved > 0)
-		{
-			sdp_spi_exec(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE "
-								  "SELECT %s FROM pg_temp.sdp_moving_rows",
-								  qparent, cols, cols),
-						 0, NULL, NULL, NULL);
-			sdp_spi_exec("DROP TABLE pg_temp.sdp_moving_rows", 0, NULL, NULL, NULL);
-		}
-	}
-	else
-		sdp_spi_exec(psprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%s) TO (%s)",
-							  qname, qparent, lo, hi),
-					 0, NULL, NULL, NULL);
+		moved = move_rows(key, def, qname,
+						  psprintf("%s >= %s AND %s < %s",
+								   quote_identifier(key->column), lo,
+								   quote_identifier(key->column), hi));
+	sdp_spi_exec_as_owner(key->owner,
+						  psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
+								   qparent, qname, lo, hi));
 
 	if (report && report->log)
-		sdp_maintenance_log(report->started, qname, "create partition", "ok",
-							psprintf("range [%s, %s)%s", from_text, to_text,
-									 moved > 0 ? psprintf(", %lld rows moved from the default partition",
-														  (long long) moved) : ""));
+		sdp_maintenance_log_rel(key->relid, report->started, qname, "create partition", "ok",
+								moved > 0 ?
+								psprintf("range [%s, %s), %lld rows moved from the default partition",
+										 from_text, to_text, (long long) moved) :
+								psprintf("range [%s, %s)", from_text, to_text));
 	report_row(report, qname, from_text, to_text, moved);
 	return moved;
 }
 
+typedef struct CreateArgs
+{
+	const SdpPartitionKey *key;
+	const char *suffix;
+	const char *from;
+	const char *to;
+	const char *from_text;
+	const char *to_text;
+	SdpPartitionReport *report;
+} CreateArgs;
+
+static void
+create_partition_isolated(void *arg)
+{
+	CreateArgs *a = arg;
+
+	(void) create_partition(a->key, a->suffix, a->from, a->to,
+							a->from_text, a->to_text, a->report);
+}
+
+/* No infinite or BC bounds from the caller: they would ask for no end of partitions. */
+static void
+check_finite_bound(Datum value, const char *what)
+{
+	TimestampTz t = DatumGetTimestampTz(value);
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite time", what),
+				 errhint("Give the first or last period to partition, e.g. '2024-01-01'.")));
+}
+
 /*
- * Create every missing partition: from now (or start_at) to premake
- * intervals ahead (or up_to); for every period holding rows in the default
- * partition (or in data_source, a relation to scan, when given); and in the
- * gaps between existing partitions, but not beyond the premake window, so
- * that one stray far-future row adds one partition, not hundreds.  Returns
- * the number created.
+ * The periods that need a partition, aligned on the step, as local
+ * timestamps: the window from now (or $4) to premake intervals ahead (or
+ * $5); the gaps between existing partitions up to that window's end; and
+ * the periods holding rows in the source ($11: the table being registered,
+ * whose every period counts; otherwise the default partition, whose
+ * periods count only from the first partition, or now - retention when
+ * later, to the window's end).  Periods an existing partition overlaps,
+ * even partly, are left out; so are periods outside years 1 to 9998.
+ * Column "outside" counts the source's rows no period was made for.
+ * $1 parent, $2 interval, $3 premake, $6 key type, $7 time zone, $8
+ * date_trunc unit, $9 name format, $10 retention.
+ */
+static const char *const periods_sql =
+"WITH now_local AS (SELECT pg_catalog.date_trunc($8, pg_catalog.now() AT TIME ZONE $7) AS t), "
+"existing AS (SELECT from_local, to_local FROM sdp._range_partitions($7, $1) "
+"             WHERE NOT is_default), "
+"data AS (SELECT pg_catalog.date_trunc($8, local) AS g, pg_catalog.count(*) AS nrows "
+"           FROM (%s) s(local) WHERE local IS NOT NULL GROUP BY 1), "
+"limits AS (SELECT n.t + $2 * $3 AS window_end, "
+"                  GREATEST(n.t + $2 * $3, pg_catalog.date_trunc($8, $5 AT TIME ZONE $7)) AS last_period, "
+"                  CASE WHEN $11 THEN '0001-01-01'::pg_catalog.timestamp "
+"                       ELSE coalesce((SELECT pg_catalog.min(from_local) FROM existing "
+"                                       WHERE from_local > '-infinity'), n.t) "
+"                  END AS data_from, "
+"                  CASE WHEN $11 THEN '9999-01-01'::pg_catalog.timestamp "
+"                       ELSE GREATEST(n.t + $2 * $3, pg_catalog.date_trunc($8, $5 AT TIME ZONE $7)) "
+"                  END AS data_to "
+"             FROM now_local n), "
+"wanted AS ("
+"  SELECT g FROM now_local n, limits l, pg_catalog.generate_series("
+"         pg_catalog.date_trunc($8, LEAST(n.t, $4 AT TIME ZONE $7)), l.last_period, $2) g "
+"  UNION "
+"  SELECT g FROM limits l, "
+"         (SELECT pg_catalog.min(from_local) AS lo, pg_catalog.max(to_local) AS hi FROM existing "
+"           WHERE from_local > '-infinity' AND to_local < 'infinity') e, "
+"         pg_catalog.generate_series(e.lo, e.hi, $2) g "
+"   WHERE g < e.hi AND g <= l.window_end "
+"  UNION "
+"  SELECT d.g FROM data d, limits l "
+"   WHERE pg_catalog.isfinite(d.g) AND d.g >= l.data_from AND d.g <= l.data_to "
+"     AND ($11 OR $10 IS NULL OR d.g + $2 > (pg_catalog.now() AT TIME ZONE $7) - $10)), "
+"todo AS (SELECT w.g FROM wanted w "
+"          WHERE w.g IS NOT NULL AND pg_catalog.isfinite(w.g) "
+"            AND w.g >= '0001-01-01' AND w.g < '9999-01-01' "
+"            AND NOT EXISTS (SELECT 1 FROM existing e "
+"                             WHERE e.from_local < w.g + $2 AND e.to_local > w.g)) "
+"SELECT pg_catalog.to_char(t.g, $9) AS suffix, "
+"       pg_catalog.to_char(t.g, 'YYYY-MM-DD HH24:MI:SS') AS from_local, "
+"       pg_catalog.to_char(t.g + $2, 'YYYY-MM-DD HH24:MI:SS') AS to_local, "
+"       sdp._bound_text(t.g, $6, $7) AS range_from, sdp._bound_text(t.g + $2, $6, $7) AS range_to, "
+"       NULL::pg_catalog.int8 AS outside, NULL::pg_catalog.text AS outside_first, "
+"       NULL::pg_catalog.text AS outside_last "
+"  FROM todo t "
+"UNION ALL "
+"SELECT NULL, NULL, NULL, NULL, NULL, pg_catalog.sum(d.nrows)::pg_catalog.int8, "
+"       pg_catalog.to_char(pg_catalog.min(d.g), 'YYYY-MM-DD HH24:MI:SS'), "
+"       pg_catalog.to_char(pg_catalog.max(d.g), 'YYYY-MM-DD HH24:MI:SS') "
+"  FROM data d "
+" WHERE NOT EXISTS (SELECT 1 FROM todo t WHERE t.g = d.g) "
+"   AND NOT EXISTS (SELECT 1 FROM existing e WHERE e.from_local <= d.g AND e.to_local > d.g) "
+"HAVING pg_catalog.count(*) > 0 "
+"ORDER BY 2 NULLS LAST";
+
+/*
+ * Create every missing partition (see periods_sql): for the window from
+ * now (or start_at) to premake intervals ahead (or up_to), the gaps, and
+ * the rows of data_source (a relation to scan, at registration) or of the
+ * default partition.  Caller is connected to SPI, holds the parent's
+ * maintenance lock and runs with search_path = pg_catalog, pg_temp.
+ * Returns the number created.
  */
 int
 sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
@@ -327,18 +521,26 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 							 SdpPartitionReport *report)
 {
 	const SdpPartitionStep *step = sdp_partition_step(interval);
-	Oid			def = default_partition(key->relid);
-	char	   *tz = quote_literal_cstr(sdp_partition_timezone);
+	Oid			def = get_default_partition_oid(key->relid);
 	char	   *col = (char *) quote_identifier(key->column);
-	char	   *data_periods = "SELECT NULL::timestamp";
-	char	   *sql;
-	Oid			types[6] = {OIDOID, INTERVALOID, INT4OID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, REGTYPEOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	char	   *source_sql = "SELECT NULL::pg_catalog.timestamp";
+	Oid			types[11] = {OIDOID, INTERVALOID, INT4OID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, REGTYPEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID,
+	BOOLOID};
+	Datum		values[11];
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' '};
+	Oid			cfgtypes[1] = {REGCLASSOID};
+	Datum		cfgvalues[1] = {ObjectIdGetDatum(key->relid)};
+	bool		isnull;
 	uint64		n;
-	char	  **rows;
+	uint64		nperiods = 0;
 	int			created = 0;
+	char	  **rows;
+
+	if (has_start)
+		check_finite_bound(start_at, "start_at");
+	if (has_up_to)
+		check_finite_bound(up_to, "up_to");
 
 	/* where rows lie: the table given (at registration), else the default */
 	if (data_source != NULL || OidIsValid(def))
@@ -347,12 +549,26 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 			? data_source
 			: psprintf("ONLY %s", qualified(get_namespace_name(get_rel_namespace(def)),
 											get_rel_name(def)));
-		char	   *local = key->typid == TIMESTAMPTZOID
-			? psprintf("%s AT TIME ZONE %s", col, tz)
-			: psprintf("%s::timestamp", col);
 
-		data_periods = psprintf("SELECT DISTINCT date_trunc(%s, %s) FROM %s WHERE %s IS NOT NULL",
-								quote_literal_cstr(step->trunc_unit), local, source, col);
+		source_sql = key->typid == TIMESTAMPTZOID
+			? psprintf("SELECT %s AT TIME ZONE $7 FROM %s", col, source)
+			: psprintf("SELECT %s::pg_catalog.timestamp FROM %s", col, source);
+	}
+
+	/* retention, when configured: rows older than it get no partition */
+	if (sdp_spi_exec("SELECT retention FROM sdp.partition_config WHERE parent = $1",
+					 1, cfgtypes, cfgvalues, NULL) > 0)
+	{
+		Datum		r = sdp_spi_datum(0, 1, &isnull);
+
+		if (!isnull)
+		{
+			Interval   *retention = palloc(sizeof(Interval));
+
+			*retention = *DatumGetIntervalP(r);
+			values[9] = IntervalPGetDatum(retention);
+			nulls[9] = ' ';
+		}
 	}
 
 	values[0] = ObjectIdGetDatum(key->relid);
@@ -363,125 +579,187 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	values[4] = has_up_to ? up_to : (Datum) 0;
 	nulls[4] = has_up_to ? ' ' : 'n';
 	values[5] = ObjectIdGetDatum(key->typid);
+	values[6] = CStringGetTextDatum(sdp_partition_timezone);
+	values[7] = CStringGetTextDatum(step->trunc_unit);
+	values[8] = CStringGetTextDatum(step->name_format);
+	values[10] = BoolGetDatum(data_source != NULL);
 
-	/*
-	 * The periods that need a partition, aligned on the step: the window
-	 * from now (or start_at) to premake intervals ahead (or up_to); every
-	 * period that holds rows; and the gaps between existing partitions.
-	 * Those that an existing partition overlaps, even partly, are left out.
-	 */
-	sql = psprintf(
-		"WITH now_local AS (SELECT date_trunc(%s, now() AT TIME ZONE %s) AS t), "
-		"existing AS (SELECT from_local, to_local FROM sdp._range_partitions(%s, $1) "
-		"             WHERE NOT is_default), "
-		"wanted AS ("
-		"  SELECT g FROM now_local n, generate_series("
-		"         date_trunc(%s, LEAST(n.t, $4 AT TIME ZONE %s)), "
-		"         GREATEST(n.t + $2 * $3, date_trunc(%s, $5 AT TIME ZONE %s)), $2) g "
-		"  UNION "
-		"  SELECT g FROM now_local n, "
-		"         (SELECT min(from_local) AS lo, max(to_local) AS hi FROM existing "
-		"           WHERE from_local > '-infinity' AND to_local < 'infinity') e, "
-		"         generate_series(e.lo, e.hi, $2) g "
-		"   WHERE g < e.hi AND g <= n.t + $2 * $3 "
-		"  UNION "
-		"  %s) "
-		"SELECT to_char(g, %s), to_char(g, 'YYYY-MM-DD HH24:MI:SS'), "
-		"       to_char(g + $2, 'YYYY-MM-DD HH24:MI:SS'), "
-		"       sdp._bound_text(g, $6, %s), sdp._bound_text(g + $2, $6, %s) "
-		"  FROM wanted w "
-		" WHERE g IS NOT NULL AND NOT EXISTS (SELECT 1 FROM existing e "
-		"                 WHERE e.from_local < w.g + $2 AND e.to_local > w.g) "
-		" ORDER BY g",
-		quote_literal_cstr(step->trunc_unit), tz, tz,
-		quote_literal_cstr(step->trunc_unit), tz,
-		quote_literal_cstr(step->trunc_unit), tz,
-		data_periods,
-		quote_literal_cstr(step->name_format), tz, tz);
+	n = sdp_spi_exec(psprintf(periods_sql, source_sql), 11, types, values, nulls);
 
-	n = sdp_spi_exec(sql, 6, types, values, nulls);
-
-	/* copy the plan out of SPI's result before running more statements */
-	rows = sdp_spi_copy_rows(5);
-
+	/* copy the periods out of SPI's result before running more statements */
+	rows = palloc(sizeof(char *) * 5 * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
-		char	  **r = &rows[i * 5];
+		char	   *suffix = sdp_spi_text(i, "suffix");
 
-		(void) create_partition(key, psprintf("p%s", r[0]), r[1], r[2],
-								r[3], r[4], report);
-		created++;
+		if (suffix == NULL)
+		{
+			/* the summary row: rows no partition is made for */
+			int64		outside = sdp_spi_int64(i, "outside");
+			char	   *msg = psprintf("%lld rows of the default partition lie outside the managed window "
+									   "(periods from %s to %s) and stay there",
+									   (long long) outside,
+									   sdp_spi_text(i, "outside_first"),
+									   sdp_spi_text(i, "outside_last"));
+
+			if (data_source != NULL)
+				continue;		/* registration: the rows stay in the default */
+			ereport(WARNING,
+					(errmsg("%lld rows of table \"%s\" stay in its default partition",
+							(long long) outside, key->relname),
+					 errdetail("Their keys lie outside the periods maintenance makes partitions for (periods from %s to %s): before the first partition, older than the retention, beyond the premake window, or infinite.",
+							   sdp_spi_text(i, "outside_first"), sdp_spi_text(i, "outside_last")),
+					 errhint("Create partitions for them with sdp.create_partitions(parent, up_to => ...) or move or delete the rows.")));
+			rows[5 * nperiods] = NULL;
+			rows[5 * nperiods + 1] = msg;
+			nperiods++;
+			continue;
+		}
+		rows[5 * nperiods] = pstrdup(suffix);
+		rows[5 * nperiods + 1] = pstrdup(sdp_spi_text(i, "from_local"));
+		rows[5 * nperiods + 2] = pstrdup(sdp_spi_text(i, "to_local"));
+		rows[5 * nperiods + 3] = pstrdup(sdp_spi_text(i, "range_from"));
+		rows[5 * nperiods + 4] = pstrdup(sdp_spi_text(i, "range_to"));
+		nperiods++;
+	}
+
+	/* all or nothing: too many is a mistake to be told, not a long run */
+	{
+		uint64		ncreate = 0;
+
+		for (uint64 i = 0; i < nperiods; i++)
+			ncreate += rows[5 * i] != NULL;
+		if (ncreate > (uint64) sdp_partition_max_create)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("table \"%s\" would get %llu new partitions, more than smart_dairy_perf.partition_max_create (%d)",
+							key->relname, (unsigned long long) ncreate,
+							sdp_partition_max_create),
+					 errhint("Check the rows of the default partition and the premake, start_at and up_to values, or raise smart_dairy_perf.partition_max_create.")));
+	}
+
+	for (uint64 i = 0; i < nperiods; i++)
+	{
+		char	  **r = &rows[5 * i];
+		CreateArgs	args = {key, NULL, r[1], r[2], r[3], r[4], report};
+		ErrorData  *edata;
+
+		if (r[0] == NULL)
+		{
+			if (report && report->log)
+				sdp_maintenance_log_rel(key->relid, report->started,
+										qualified(key->schema, key->relname),
+										"rows outside the managed window", "skipped", r[1]);
+			continue;
+		}
+		args.suffix = psprintf("p%s", r[0]);
+		edata = sdp_run_in_subtransaction(create_partition_isolated, &args);
+		if (edata == NULL)
+		{
+			created++;
+			continue;
+		}
+		/* a lock not had in time gives up the table, not one period */
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		if (report && report->log)
+			sdp_maintenance_log_rel(key->relid, report->started,
+									qualified(key->schema, sdp_partition_name(key->relname, args.suffix)),
+									"create partition", "error",
+									psprintf("range [%s, %s): %s", r[3], r[4], edata->message));
+		ereport(WARNING,
+				(errmsg("could not create partition for range [%s, %s) of table \"%s\"",
+						r[3], r[4], key->relname),
+				 errdetail("%s", edata->message)));
+		FreeErrorData(edata);
 	}
 	return created;
 }
 
 /*
  * Detach or drop the partitions whose whole range ended before
- * now() - retention; report every partition with what was (or would be)
- * done to it.  Returns the number of partitions removed.
+ * now() - retention, as the owner; report every partition with what was
+ * (or would be) done to it.  Returns the number of partitions removed.
  */
 static int
 prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
 	  SdpPartitionReport *report)
 {
-	Oid			types[2] = {OIDOID, INTERVALOID};
-	Datum		values[2];
-	char	   *sql;
+	Oid			types[3] = {OIDOID, INTERVALOID, TEXTOID};
+	Datum		values[3];
 	uint64		n;
-	char	  **rows;
 	int			removed = 0;
 	bool		drop = strcmp(cfg->mode, "drop") == 0;
+	MemoryContext cxt = CurrentMemoryContext;
+	typedef struct Child
+	{
+		char	   *name;
+		char	   *qname;
+		char	   *from;
+		char	   *to;
+		int64		rows;
+		bool		expired;
+	}			Child;
+	Child	   *children;
 
 	if (!cfg->has_retention)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no retention is configured for table %s", key->relname),
+				 errmsg("no retention is configured for table \"%s\"", key->relname),
 				 errhint("Set it with sdp.manage_partitions(..., retention => '12 months') "
 						 "or in sdp.partition_config.")));
 
 	values[0] = ObjectIdGetDatum(key->relid);
 	values[1] = IntervalPGetDatum(&cfg->retention);
-	sql = psprintf("SELECT p.partition::text, p.range_from, p.range_to, "
-				   "       greatest(c.reltuples, 0)::bigint::text, "
-				   "       p.to_local <= (now() AT TIME ZONE %s) - $2, "
-				   "       n.nspname, c.relname "
-				   "  FROM sdp._range_partitions(%s, $1) p "
-				   "  JOIN pg_catalog.pg_class c ON c.oid = p.partition "
-				   "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-				   " WHERE NOT p.is_default "
-				   " ORDER BY p.from_local",
-				   quote_literal_cstr(sdp_partition_timezone),
-				   quote_literal_cstr(sdp_partition_timezone));
-	n = sdp_spi_exec(sql, 2, types, values, NULL);
-	rows = sdp_spi_copy_rows(7);
+	values[2] = CStringGetTextDatum(sdp_partition_timezone);
+	n = sdp_spi_exec("SELECT p.partition::pg_catalog.text AS name, p.range_from, p.range_to, "
+					 "       GREATEST(c.reltuples, 0)::pg_catalog.int8 AS row_estimate, "
+					 "       p.to_local <= (pg_catalog.now() AT TIME ZONE $3) - $2 AS expired, "
+					 "       pg_catalog.quote_ident(n.nspname) || '.' || "
+					 "       pg_catalog.quote_ident(c.relname) AS qname "
+					 "  FROM sdp._range_partitions($3, $1) p "
+					 "  JOIN pg_catalog.pg_class c ON c.oid = p.partition "
+					 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+					 " WHERE NOT p.is_default "
+					 " ORDER BY p.from_local",
+					 3, types, values, NULL);
+	children = MemoryContextAlloc(cxt, sizeof(Child) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		children[i].name = MemoryContextStrdup(cxt, sdp_spi_text(i, "name"));
+		children[i].qname = MemoryContextStrdup(cxt, sdp_spi_text(i, "qname"));
+		children[i].from = MemoryContextStrdup(cxt, sdp_spi_text(i, "range_from"));
+		children[i].to = MemoryContextStrdup(cxt, sdp_spi_text(i, "range_to"));
+		children[i].rows = sdp_spi_int64(i, "row_estimate");
+		children[i].expired = sdp_spi_bool(i, "expired");
+	}
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		char	  **r = &rows[i * 7];
-		bool		expired = r[4][0] == 't';
+		Child	   *c = &children[i];
 		const char *action;
 
-		if (!expired)
+		if (!c->expired)
 			action = "keep";
 		else if (dry_run)
 			action = drop ? "would drop" : "would detach";
 		else
 		{
-			char	   *qchild = qualified(r[5], r[6]);
-
+			/* logged first: a failure rolls the row back with the action */
+			if (report && report->log)
+				sdp_maintenance_log_rel(key->relid, report->started, c->name,
+										drop ? "drop partition" : "detach partition", "ok",
+										psprintf("range [%s, %s) ended before now() - retention",
+												 c->from, c->to));
 			if (drop)
-				sdp_spi_exec(psprintf("DROP TABLE %s", qchild), 0, NULL, NULL, NULL);
+				sdp_spi_exec_as_owner(key->owner, psprintf("DROP TABLE %s", c->qname));
 			else
-				sdp_spi_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s",
-									  qualified(key->schema, key->relname), qchild),
-							 0, NULL, NULL, NULL);
+				sdp_spi_exec_as_owner(key->owner,
+									  psprintf("ALTER TABLE %s DETACH PARTITION %s",
+											   qualified(key->schema, key->relname),
+											   c->qname));
 			action = drop ? "dropped" : "detached";
 			removed++;
-			if (report && report->log)
-				sdp_maintenance_log(report->started, r[0],
-									drop ? "drop partition" : "detach partition", "ok",
-									psprintf("range [%s, %s) ended before now() - retention",
-											 r[1], r[2]));
 		}
 
 		if (report && report->rsinfo)
@@ -489,16 +767,36 @@ prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
 			Datum		out[5];
 			bool		outnulls[5] = {false, false, false, false, false};
 
-			out[0] = CStringGetTextDatum(r[0]);
-			out[1] = CStringGetTextDatum(r[1]);
-			out[2] = CStringGetTextDatum(r[2]);
-			out[3] = Int64GetDatum(strtoll(r[3], NULL, 10));
+			out[0] = CStringGetTextDatum(c->name);
+			out[1] = CStringGetTextDatum(c->from);
+			out[2] = CStringGetTextDatum(c->to);
+			out[3] = Int64GetDatum(c->rows);
 			out[4] = CStringGetTextDatum(action);
 			tuplestore_putvalues(report->rsinfo->setResult,
 								 report->rsinfo->setDesc, out, outnulls);
 		}
 	}
 	return removed;
+}
+
+/*
+ * Lock the parent's maintenance, waiting at most
+ * smart_dairy_perf.maintenance_lock_timeout for it and for every lock the
+ * statements that follow take, until the caller's AtEOXact_GUC(true,
+ * returned level).  Also restricts search_path.
+ */
+static int
+enter_parent(Oid parent)
+{
+	int			nestlevel = sdp_restrict_search_path();
+
+	if (sdp_maintenance_lock_timeout > 0)
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", sdp_maintenance_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+	(void) sdp_lock_partitioned_table(parent, true);
+	return nestlevel;
 }
 
 /*
@@ -515,6 +813,7 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	char	   *mode;
 	SdpPartitionKey key;
 	SdpPartitionReport report;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
 		ereport(ERROR,
@@ -532,6 +831,8 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	sdp_partition_check_retention(retention, mode);
 	sdp_partition_check_owner(parent);
 	sdp_partition_key(parent, &key);
+	if (!PG_ARGISNULL(5))
+		check_finite_bound(PG_GETARG_DATUM(5), "start_at");
 
 	InitMaterializedSRF(fcinfo, 0);
 	report.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -539,13 +840,14 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	report.started = GetCurrentTimestamp();
 
 	SPI_connect();
-	sdp_partition_lock(parent);
+	nestlevel = enter_parent(parent);
 	sdp_partition_save_config(parent, interval, premake, retention, mode);
 	sdp_partition_ensure_default(&key, &report);
 	sdp_partition_create_missing(&key, interval, premake,
 								 qualified(key.schema, key.relname),
 								 PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
 								 !PG_ARGISNULL(5), (Datum) 0, false, &report);
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -558,6 +860,7 @@ sdp_create_partitions(PG_FUNCTION_ARGS)
 	SdpPartitionKey key;
 	SdpPartitionReport report;
 	PartitionConfig cfg;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -573,12 +876,14 @@ sdp_create_partitions(PG_FUNCTION_ARGS)
 	report.started = GetCurrentTimestamp();
 
 	SPI_connect();
+	nestlevel = enter_parent(parent);
 	require_config(parent, &cfg);
-	sdp_partition_lock(parent);
+	sdp_partition_check_premake(cfg.premake);
 	sdp_partition_create_missing(&key, &cfg.interval, cfg.premake, NULL,
 								 (Datum) 0, false,
 								 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
 								 !PG_ARGISNULL(1), &report);
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -592,6 +897,7 @@ sdp_prune_partitions(PG_FUNCTION_ARGS)
 	SdpPartitionKey key;
 	SdpPartitionReport report;
 	PartitionConfig cfg;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -608,10 +914,12 @@ sdp_prune_partitions(PG_FUNCTION_ARGS)
 	report.started = GetCurrentTimestamp();
 
 	SPI_connect();
+	nestlevel = enter_parent(parent);
 	require_config(parent, &cfg);
+	check_config_writer(parent, &cfg);
 	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
-	sdp_partition_lock(parent);
 	prune(&key, &cfg, dry_run, &report);
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -623,6 +931,8 @@ maintenance_row(ReturnSetInfo *rsinfo, const char *parent, const char *action,
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, message == NULL};
 
+	if (rsinfo == NULL)
+		return;
 	values[0] = CStringGetTextDatum(parent);
 	values[1] = CStringGetTextDatum(action);
 	values[2] = CStringGetTextDatum(status);
@@ -640,21 +950,30 @@ maintain_parent(Oid parent, const char *name, TimestampTz started,
 	SdpPartitionReport report = {NULL, true, started};
 	int			created;
 	int			removed = 0;
+	int			nestlevel;
 
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parent)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table with OID %u no longer exists", parent),
 				 errhint("Remove its row from sdp.partition_config.")));
-	if (!try_partition_lock(parent))
+	nestlevel = sdp_restrict_search_path();
+	if (!sdp_lock_partitioned_table(parent, false))
 	{
-		sdp_maintenance_log(started, name, "maintenance", "skipped",
-							"another maintenance run holds this table");
+		sdp_maintenance_log_rel(parent, started, name, "maintenance", "skipped",
+								"another maintenance run holds this table");
 		maintenance_row(rsinfo, name, "maintenance", "skipped",
 						"another maintenance run holds this table");
+		AtEOXact_GUC(true, nestlevel);
 		return;
 	}
+	if (sdp_maintenance_lock_timeout > 0)
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", sdp_maintenance_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
 	require_config(parent, &cfg);
+	check_config_writer(parent, &cfg);
 	(void) sdp_partition_step(&cfg.interval);
 	sdp_partition_check_premake(cfg.premake);
 	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
@@ -672,6 +991,7 @@ maintain_parent(Oid parent, const char *name, TimestampTz started,
 						psprintf("%d %s", removed,
 								 strcmp(cfg.mode, "drop") == 0 ? "dropped" : "detached"));
 	}
+	AtEOXact_GUC(true, nestlevel);
 }
 
 typedef struct MaintainParentArgs
@@ -690,48 +1010,78 @@ maintain_parent_isolated(void *arg)
 	maintain_parent(a->parent, a->name, a->started, a->rsinfo);
 }
 
+/*
+ * Maintain one configured parent in a subtransaction of the caller's
+ * transaction, logging a failure; rsinfo may be NULL.  A lock not had
+ * within smart_dairy_perf.maintenance_lock_timeout is "skipped", not an
+ * error.  Caller is connected to SPI.  Returns false when it failed.
+ */
+bool
+sdp_partition_maintain_one(Oid parent, const char *name, ReturnSetInfo *rsinfo)
+{
+	MaintainParentArgs args = {parent, name, GetCurrentTimestamp(), rsinfo};
+	ErrorData  *edata = sdp_run_in_subtransaction(maintain_parent_isolated, &args);
+	bool		lock_busy;
+
+	if (edata == NULL)
+		return true;
+	lock_busy = edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+	sdp_maintenance_log_rel(parent, args.started, name, "maintenance",
+							lock_busy ? "skipped" : "error",
+							lock_busy ? psprintf("%s; the table is tried again at the next run",
+												 edata->message) : edata->message);
+	maintenance_row(rsinfo, name, "maintenance", lock_busy ? "skipped" : "error",
+					edata->message);
+	ereport(WARNING,
+			(errmsg("partition maintenance of table \"%s\" %s", name,
+					lock_busy ? "gave up for this run" : "failed"),
+			 errdetail("%s", edata->message)));
+	FreeErrorData(edata);
+	return lock_busy;
+}
+
+/*
+ * The configured parents, by name, in the caller's memory context; their
+ * names as the current search_path shows them.  Caller connected to SPI.
+ */
+int
+sdp_partition_configured_parents(Oid **parents, char ***names)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		n = sdp_spi_exec("SELECT parent::pg_catalog.oid AS parent, "
+								 "       parent::pg_catalog.text AS name "
+								 "FROM sdp.partition_config ORDER BY parent::pg_catalog.text",
+								 0, NULL, NULL, NULL);
+
+	*parents = MemoryContextAlloc(cxt, sizeof(Oid) * Max(n, 1));
+	*names = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		(*parents)[i] = DatumGetObjectId(sdp_spi_named_datum(i, "parent", &isnull));
+		(*names)[i] = MemoryContextStrdup(cxt, sdp_spi_text(i, "name"));
+	}
+	return (int) n;
+}
+
 /* sdp.run_partition_maintenance(): every configured parent, each isolated */
 Datum
 sdp_run_partition_maintenance(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo;
 	MemoryContext callercxt = CurrentMemoryContext;
-	uint64		n;
 	Oid		   *parents;
 	char	  **names;
+	int			n;
 
 	InitMaterializedSRF(fcinfo, 0);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	SPI_connect();
-	n = sdp_spi_exec("SELECT parent::oid, parent::text FROM sdp.partition_config "
-					 "ORDER BY parent::text", 0, NULL, NULL, NULL);
-	parents = palloc(sizeof(Oid) * Max(n, 1));
-	names = palloc(sizeof(char *) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		parents[i] = DatumGetObjectId(sdp_spi_datum(i, 1, &isnull));
-		names[i] = pstrdup(sdp_spi_value(i, 2));
-	}
-
-	for (uint64 i = 0; i < n; i++)
-	{
-		MaintainParentArgs args = {parents[i], names[i], GetCurrentTimestamp(), rsinfo};
-		ErrorData  *edata = sdp_run_in_subtransaction(maintain_parent_isolated, &args);
-
-		if (edata == NULL)
-			continue;
-		sdp_maintenance_log(args.started, names[i], "maintenance", "error",
-							edata->message);
-		maintenance_row(rsinfo, names[i], "maintenance", "error", edata->message);
-		ereport(WARNING,
-				(errmsg("smart_dairy_perf: partition maintenance of %s failed: %s",
-						names[i], edata->message)));
-		FreeErrorData(edata);
-	}
-
+	n = sdp_partition_configured_parents(&parents, &names);
+	for (int i = 0; i < n; i++)
+		(void) sdp_partition_maintain_one(parents[i], names[i], rsinfo);
 	SPI_finish();
 	MemoryContextSwitchTo(callercxt);
 	return (Datum) 0;

@@ -2,7 +2,8 @@
  *
  * partition_manager.h
  *	  Partition creation and retention, shared with the table conversion
- *	  (partition_convert.c) and, later, the maintenance worker.
+ *	  (partition_convert.c) and the maintenance worker, which maintains
+ *	  each parent in a transaction of its own.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +22,6 @@ typedef struct SdpPartitionReport
 	TimestampTz started;
 } SdpPartitionReport;
 
-extern void sdp_partition_lock(Oid parent);
 extern void sdp_partition_save_config(Oid parent, Interval *interval,
 									  int premake, Interval *retention,
 									  const char *mode);
@@ -33,8 +33,14 @@ extern int	sdp_partition_create_missing(const SdpPartitionKey *key,
 										 bool has_start, Datum up_to,
 										 bool has_up_to,
 										 SdpPartitionReport *report);
+extern bool sdp_partition_maintain_one(Oid parent, const char *name,
+									   ReturnSetInfo *rsinfo);
+extern int	sdp_partition_configured_parents(Oid **parents, char ***names);
 extern void sdp_maintenance_log(TimestampTz started, const char *object,
 								const char *action, const char *status,
 								const char *message);
+extern void sdp_maintenance_log_rel(Oid relid, TimestampTz started,
+									const char *object, const char *action,
+									const char *status, const char *message);
 
 #endif							/* SDP_PARTITION_MANAGER_H */

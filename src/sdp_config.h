@@ -41,6 +41,8 @@ extern bool sdp_nplus1_log;
 extern int	sdp_max_nplus1_patterns;
 extern char *sdp_request_id;
 extern char *sdp_partition_timezone;
+extern int	sdp_partition_max_create;
+extern int	sdp_maintenance_lock_timeout;	/* milliseconds; 0: none */
 extern char *sdp_maintenance_databases;
 extern char *sdp_maintenance_role;
 extern int	sdp_maintenance_interval;	/* seconds */

@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
@@ -63,6 +64,8 @@ bool		sdp_nplus1_log = false;
 int			sdp_max_nplus1_patterns = 200;
 char	   *sdp_request_id = NULL;
 char	   *sdp_partition_timezone = NULL;
+int			sdp_partition_max_create = 500;
+int			sdp_maintenance_lock_timeout = 1000;
 char	   *sdp_maintenance_databases = NULL;
 char	   *sdp_maintenance_role = NULL;
 int			sdp_maintenance_interval = 60;
@@ -221,6 +224,24 @@ define_gucs(void)
 }
 
 /*
+ * A time zone name the partition manager can compute boundaries in: a
+ * zone of the tz database ('Europe/Berlin', 'UTC') or a POSIX zone spec.
+ * Refused here rather than by every partition function later.
+ */
+static bool
+check_partition_timezone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0' || pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errmsg("invalid value for smart_dairy_perf.partition_timezone: \"%s\"",
+						 *newval ? *newval : "");
+		GUC_check_errdetail("It must be a time zone name such as 'UTC' or 'Europe/Berlin' (see pg_timezone_names).");
+		return false;
+	}
+	return true;
+}
+
+/*
  * Settings of the parts that need no shared memory (the partition manager):
  * defined however the library was loaded.
  */
@@ -230,7 +251,17 @@ define_maintenance_gucs(void)
 	DefineCustomStringVariable("smart_dairy_perf.partition_timezone",
 							   "Time zone in which partition boundaries of timestamptz keys are computed.",
 							   NULL, &sdp_partition_timezone, "UTC",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, check_partition_timezone, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.partition_max_create",
+							"Most partitions one call of the partition manager creates for one table (premake included).",
+							"A call that would create more fails before creating any.",
+							&sdp_partition_max_create, 500, 1, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.maintenance_lock_timeout",
+							"Longest wait of partition maintenance for a lock on a table; then the table is given up for this run.",
+							"0: wait as long as lock_timeout says.",
+							&sdp_maintenance_lock_timeout, 1000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("smart_dairy_perf.maintenance_databases",
 							   "Comma-separated databases in which the background worker runs maintenance.",
 							   "Empty: no background maintenance (use pg_cron and sdp.schedule_maintenance()).",

@@ -64,6 +64,51 @@ sdp_spi_datum(uint64 row, int col, bool *isnull)
 						 isnull);
 }
 
+/* Column number of a named column of the last result; ERROR if absent. */
+static int
+named_column(const char *name)
+{
+	int			col = SPI_fnumber(SPI_tuptable->tupdesc, name);
+
+	if (col <= 0)
+		elog(ERROR, "SPI result has no column \"%s\"", name);
+	return col;
+}
+
+/* A named cell of the last result as text (NULL for SQL NULL), in SPI memory. */
+char *
+sdp_spi_text(uint64 row, const char *name)
+{
+	return sdp_spi_value(row, named_column(name));
+}
+
+/* A named cell of the last result as a Datum of the column's type. */
+Datum
+sdp_spi_named_datum(uint64 row, const char *name, bool *isnull)
+{
+	return sdp_spi_datum(row, named_column(name), isnull);
+}
+
+/* A named boolean cell of the last result; NULL reads as false. */
+bool
+sdp_spi_bool(uint64 row, const char *name)
+{
+	bool		isnull;
+	Datum		d = sdp_spi_named_datum(row, name, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+/* A named bigint cell of the last result; NULL reads as 0. */
+int64
+sdp_spi_int64(uint64 row, const char *name)
+{
+	bool		isnull;
+	Datum		d = sdp_spi_named_datum(row, name, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
 /* The first column of the first row as text, or NULL. */
 char *
 sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes, Datum *values)

@@ -88,7 +88,7 @@ $node->safe_psql('plain_db', q{CREATE EXTENSION smart_dairy_perf VERSION '1.0'})
 my $too_old = 0;
 for (1 .. 50)
 {
-	$too_old = () = slurp_file($node->logfile) =~ /database "plain_db": the extension is older than 1\.1/g;
+	$too_old = () = slurp_file($node->logfile) =~ /database "plain_db": the extension is older than 1\.3/g;
 	last if $too_old;
 	sleep(0.2);
 }
@@ -104,9 +104,9 @@ is($node->safe_psql('plain_db', q{SELECT columns || ' ' || ddl FROM sdp.recommen
 	'b CREATE INDEX CONCURRENTLY adv_b_idx ON public.adv (b);', 'the 1.1 advisor still answers');
 $node->safe_psql('plain_db', 'ALTER EXTENSION smart_dairy_perf UPDATE');
 is($node->safe_psql('plain_db', q{SELECT extversion FROM pg_extension WHERE extname = 'smart_dairy_perf'}),
-	'1.2', 'the update script to 1.2 applies');
+	'1.3', 'the update scripts to 1.2 and 1.3 apply');
 is($node->safe_psql('plain_db', q{SELECT columns || ' ' || ddl FROM sdp.recommend_indexes()}),
-	'b CREATE INDEX CONCURRENTLY adv_b_idx ON public.adv (b);', 'and the 1.2 advisor the same');
+	'b CREATE INDEX CONCURRENTLY adv_b_idx ON public.adv (b);', 'and the 1.3 advisor the same');
 ok($node->poll_query_until('plain_db', q{SELECT count(*) > 0 FROM sdp.maintenance_log
 	WHERE action = 'partition maintenance'}), 'maintenance starts once it is up to date');
 

@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * run_as_owner.c
+ *	  Maintenance acts for many owners, so it acts on each object with that
+ *	  owner's rights and nothing more, as PostgreSQL itself does for
+ *	  autovacuum, REFRESH MATERIALIZED VIEW and CREATE INDEX: the current
+ *	  user becomes the owner inside a security-restricted operation (no
+ *	  SET ROLE, no temporary objects, no session state a trigger could
+ *	  leave behind), and search_path is pg_catalog, pg_temp, so an
+ *	  unqualified function or operator in a statement we build, or in the
+ *	  owner's own trigger, index expression or default, cannot resolve to
+ *	  an object another role planted in a schema it can write.
+ *
+ *	  The owner context covers one statement (sdp_spi_exec_as_owner) or a
+ *	  short block between sdp_become_owner() and sdp_restore_user(); the
+ *	  extension's own bookkeeping (sdp.maintenance_log, configuration)
+ *	  runs as the caller.  An error inside the block needs no cleanup: the
+ *	  (sub)transaction abort restores the user, the security context and
+ *	  the settings.
+ *
+ *	  Configuration rows name objects; sdp_config_writer_may_act() says
+ *	  whether the role that wrote a row may have maintenance act on the
+ *	  object, checked when the row is used (ownership can change after a
+ *	  row was written).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+
+#include "run_as_owner.h"
+#include "spi_util.h"
+
+/* The owner of a relation; ERROR when it no longer exists. */
+Oid
+sdp_relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Run as owner from here on: security-restricted, safe search_path.  The
+ * caller restores with sdp_restore_user() in the same (sub)transaction.
+ */
+void
+sdp_become_owner(Oid owner, SdpSavedUser *saved)
+{
+	sdp_become_role(owner, SDP_SAFE_SEARCH_PATH, saved);
+}
+
+/*
+ * Run as role from here on, security-restricted, with the given
+ * search_path (for planning a statement as the role that ran it).  Undo
+ * with sdp_restore_user() in the same (sub)transaction.
+ */
+void
+sdp_become_role(Oid role, const char *search_path, SdpSavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(role,
+						   saved->sec_context | SECURITY_RESTRICTED_OPERATION);
+	saved->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", search_path,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/* Undo sdp_become_owner(). */
+void
+sdp_restore_user(SdpSavedUser *saved)
+{
+	AtEOXact_GUC(false, saved->guc_nestlevel);
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/* One statement as owner (caller connected to SPI).  Returns rows processed. */
+uint64
+sdp_spi_exec_as_owner(Oid owner, const char *sql)
+{
+	SdpSavedUser saved;
+	uint64		n;
+
+	sdp_become_owner(owner, &saved);
+	n = sdp_spi_exec(sql, 0, NULL, NULL, NULL);
+	sdp_restore_user(&saved);
+	return n;
+}
+
+/*
+ * search_path = pg_catalog, pg_temp until AtEOXact_GUC(..., returned
+ * level); a (sub)transaction abort restores it too.
+ */
+int
+sdp_restrict_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", SDP_SAFE_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+/*
+ * May maintenance act on relid as configured by writer?  Only when the
+ * writer has the privileges of the relation's current owner (a superuser
+ * has every role's).  No catalog lock is taken.
+ */
+bool
+sdp_config_writer_may_act(Oid writer, Oid relid)
+{
+	return OidIsValid(writer) && has_privs_of_role(writer, sdp_relation_owner(relid));
+}

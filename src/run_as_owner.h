@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * run_as_owner.h
+ *	  Whose rights maintenance uses: the object owner's, inside a
+ *	  security-restricted operation, under a search_path that only holds
+ *	  pg_catalog and pg_temp (run_as_owner.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SDP_RUN_AS_OWNER_H
+#define SDP_RUN_AS_OWNER_H
+
+#include "postgres.h"
+
+/* what sdp_become_owner() replaced, for sdp_restore_user() */
+typedef struct SdpSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+	int			guc_nestlevel;
+} SdpSavedUser;
+
+/* the search_path of every SQL text the extension builds and runs */
+#define SDP_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
+
+extern Oid	sdp_relation_owner(Oid relid);
+extern void sdp_become_owner(Oid owner, SdpSavedUser *saved);
+extern void sdp_become_role(Oid role, const char *search_path,
+							SdpSavedUser *saved);
+extern void sdp_restore_user(SdpSavedUser *saved);
+extern uint64 sdp_spi_exec_as_owner(Oid owner, const char *sql);
+extern int	sdp_restrict_search_path(void);
+extern bool sdp_config_writer_may_act(Oid writer, Oid relid);
+
+#endif							/* SDP_RUN_AS_OWNER_H */

@@ -11,6 +11,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
 #include "utils/resowner.h"
 
 #include "spi_util.h"
@@ -62,6 +64,34 @@ sdp_spi_datum(uint64 row, int col, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
 						 isnull);
+}
+
+/*
+ * The cell of the last result in the column named colname, which must be of
+ * type typid (checked: a query edited later cannot shift columns silently).
+ */
+Datum
+sdp_spi_get(uint64 row, const char *colname, Oid typid, bool *isnull)
+{
+	int			fnumber = SPI_fnumber(SPI_tuptable->tupdesc, colname);
+
+	if (fnumber <= 0)
+		elog(ERROR, "query result has no column \"%s\"", colname);
+	if (SPI_gettypeid(SPI_tuptable->tupdesc, fnumber) != typid)
+		elog(ERROR, "column \"%s\" of the query result is not of type %u",
+			 colname, typid);
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 fnumber, isnull);
+}
+
+/* A text cell by column name, copied into the current context, or NULL. */
+char *
+sdp_spi_get_text(uint64 row, const char *colname)
+{
+	bool		isnull;
+	Datum		d = sdp_spi_get(row, colname, TEXTOID, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /* The first column of the first row as text, or NULL. */

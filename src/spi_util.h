@@ -15,6 +15,9 @@ extern uint64 sdp_spi_exec(const char *sql, int nargs, Oid *argtypes,
 extern char *sdp_spi_value(uint64 row, int col);
 extern char **sdp_spi_copy_rows(int ncols);
 extern Datum sdp_spi_datum(uint64 row, int col, bool *isnull);
+extern Datum sdp_spi_get(uint64 row, const char *colname, Oid typid,
+						 bool *isnull);
+extern char *sdp_spi_get_text(uint64 row, const char *colname);
 extern char *sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values);
 extern ErrorData *sdp_run_in_subtransaction(void (*fn) (void *arg), void *arg);

@@ -20,6 +20,8 @@
  *	    at or before now() - retention; never the default partition;
  *	  - every action on a parent holds a transaction-level advisory lock on
  *	    it, so two maintenance runs never act on one parent at once;
+ *	  - a new partition gets the parent's replica identity and its columns'
+ *	    statistics targets and options, which PostgreSQL does not pass down;
  *	  - in sdp.run_partition_maintenance() each parent runs in its own
  *	    subtransaction: a failure (lock_timeout included) is logged to
  *	    sdp.maintenance_log and the next parent still runs.
@@ -226,6 +228,100 @@ report_row(SdpPartitionReport *report, const char *partition,
 						 values, nulls);
 }
 
+/*
+ * Give a partition what PostgreSQL does not pass down from its parent by
+ * itself: the columns' statistics targets and options (n_distinct, ...),
+ * and the replica identity (FULL, NOTHING, or the partition's index that is
+ * attached to the parent's replica identity index), which logical
+ * replication checks on the partition a row is written to.  Storage
+ * parameters (fillfactor, autovacuum_*) cannot be set on a partitioned
+ * table in PostgreSQL 15, so there is nothing to copy them from.
+ *
+ * sdp_column_settings() returns the statements that give the columns of
+ * qtarget the statistics targets and options of source's.
+ */
+List *
+sdp_column_settings(Oid source, const char *qtarget)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(source)};
+	List	   *stmts = NIL;
+	uint64		n;
+
+	/* pg_attver is the server's own attribute version, not a setting */
+	n = sdp_spi_exec("SELECT a.attname::text AS attname, a.attstattarget AS stattarget, "
+					 "       NULL::text AS option_name, NULL::text AS option_value, a.attnum "
+					 "  FROM pg_catalog.pg_attribute a "
+					 " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
+					 "   AND a.attstattarget >= 0 "
+					 "UNION ALL "
+					 "SELECT a.attname::text, -1, o.option_name::text, o.option_value::text, a.attnum "
+					 "  FROM pg_catalog.pg_attribute a, "
+					 "       pg_catalog.pg_options_to_table(a.attoptions) o "
+					 " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
+					 "   AND o.option_name <> 'pg_attver' "
+					 "ORDER BY 5, 3 NULLS FIRST",
+					 1, types, values, NULL);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *attname = sdp_spi_get_text(i, "attname");
+		int32		target = DatumGetInt32(sdp_spi_get(i, "stattarget", INT4OID, &isnull));
+		char	   *option = sdp_spi_get_text(i, "option_name");
+
+		if (option == NULL)
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ALTER COLUMN %s SET STATISTICS %d",
+											qtarget, quote_identifier(attname), target));
+		else
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ALTER COLUMN %s SET (%s = %s)",
+											qtarget, quote_identifier(attname),
+											quote_identifier(option),
+											quote_literal_cstr(sdp_spi_get_text(i, "option_value"))));
+	}
+	return stmts;
+}
+
+void
+sdp_partition_inherit_properties(Oid parent, Oid partition)
+{
+	Oid			types[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(parent), ObjectIdGetDatum(partition)};
+	char	   *qpart = qualified(get_namespace_name(get_rel_namespace(partition)),
+								  get_rel_name(partition));
+	List	   *stmts = sdp_column_settings(parent, qpart);
+	ListCell   *lc;
+	char	   *replident;
+	char	   *part_index;
+
+	sdp_spi_exec("SELECT c.relreplident::text AS replident, "
+				 "       (SELECT pi.relname::text FROM pg_catalog.pg_index x "
+				 "          JOIN pg_catalog.pg_inherits h ON h.inhparent = x.indexrelid "
+				 "          JOIN pg_catalog.pg_index y ON y.indexrelid = h.inhrelid "
+				 "          JOIN pg_catalog.pg_class pi ON pi.oid = y.indexrelid "
+				 "         WHERE x.indrelid = $1 AND x.indisreplident AND y.indrelid = $2) AS part_index "
+				 "  FROM pg_catalog.pg_class c WHERE c.oid = $1",
+				 2, types, values, NULL);
+	replident = sdp_spi_get_text(0, "replident");
+	part_index = sdp_spi_get_text(0, "part_index");
+	if (strcmp(replident, "f") == 0)
+		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", qpart));
+	else if (strcmp(replident, "n") == 0)
+		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY NOTHING", qpart));
+	else if (strcmp(replident, "i") == 0)
+	{
+		if (part_index == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("partition \"%s\" has no index attached to the replica identity index of \"%s\"",
+							get_rel_name(partition), get_rel_name(parent))));
+		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY USING INDEX %s",
+										qpart, quote_identifier(part_index)));
+	}
+
+	foreach(lc, stmts)
+		sdp_spi_exec((char *) lfirst(lc), 0, NULL, NULL, NULL);
+}
+
 /* Give the parent a default partition (<parent>_default) if it has none. */
 void
 sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *report)
@@ -239,6 +335,7 @@ sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *rep
 						  qualified(key->schema, name),
 						  qualified(key->schema, key->relname)),
 				 0, NULL, NULL, NULL);
+	sdp_partition_inherit_properties(key->relid, default_partition(key->relid));
 	if (report && report->log)
 		sdp_maintenance_log(report->started, qualified(key->schema, name),
 							"create default partition", "ok", NULL);
@@ -302,6 +399,9 @@ create_partition(const SdpPartitionKey *key, const char *suffix,
 		sdp_spi_exec(psprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%s) TO (%s)",
 							  qname, qparent, lo, hi),
 					 0, NULL, NULL, NULL);
+	sdp_partition_inherit_properties(key->relid,
+									 DatumGetObjectId(DirectFunctionCall1(regclassin,
+																		  CStringGetDatum(qname))));
 
 	if (report && report->log)
 		sdp_maintenance_log(report->started, qname, "create partition", "ok",

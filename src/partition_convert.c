@@ -5,17 +5,49 @@
  *	  table of the same name, in one transaction (all or nothing).
  *
  *	  Carried over: columns with their defaults, NOT NULL and CHECK
- *	  constraints, generated and identity columns (the identity continues
- *	  where it was), storage and compression, column and table comments,
- *	  primary key, unique and foreign-key constraints and indexes under their
- *	  original names, table and column privileges, the owner, and sequences
- *	  owned by its columns.
+ *	  constraints, generated and identity columns, storage and compression,
+ *	  column, table, constraint and index comments, primary key, unique and
+ *	  foreign-key constraints and indexes under their original names, table
+ *	  and column privileges, the owner, the tablespace, sequences owned by its
+ *	  columns; identity sequences keep their name, options, grants, comment
+ *	  and current value; column statistics targets and options (n_distinct,
+ *	  ...); extended statistics under their names with their targets,
+ *	  comments and owner; row-level security (ENABLE and FORCE) and every
+ *	  policy with its comment; the replica identity (DEFAULT, FULL, NOTHING,
+ *	  USING INDEX); membership in each publication that names the table,
+ *	  with its column list and row filter, re-added after the rows are
+ *	  copied so that the copy is not published as new rows.
  *
- *	  Refused before anything changes, each with a hint: a primary key or
- *	  unique constraint/index without the partition column (PostgreSQL
- *	  cannot enforce it across partitions), exclusion constraints, foreign
- *	  keys of other tables that reference it, views or rules that depend on
- *	  it, triggers, row-level security policies, inheritance.
+ *	  Partitions: PostgreSQL 15 accepts no storage parameters on a
+ *	  partitioned table, so the table's reloptions (fillfactor, autovacuum_*,
+ *	  toast.*) are set on every partition the conversion makes, the default
+ *	  one included; partitions made later by maintenance do NOT get them
+ *	  (there is nothing to copy them from: set them with ALTER TABLE on the
+ *	  new partitions).  The replica identity and the columns' statistics
+ *	  targets and options, which PostgreSQL does not pass down by itself, are
+ *	  set on every partition, also those made later by maintenance
+ *	  (sdp_partition_inherit_properties()).  Partitions get no grants of
+ *	  their own (beyond default privileges): they are read through the
+ *	  parent, where its row-level security applies.
+ *
+ *	  Refused before anything changes, each with a hint: temporary and
+ *	  unlogged tables (PostgreSQL 15 partitioned tables cannot be unlogged),
+ *	  table access methods other than heap, a primary key or unique
+ *	  constraint/index without the partition column (PostgreSQL cannot
+ *	  enforce it across partitions), exclusion constraints, foreign keys of
+ *	  other tables that reference it, views that depend on it, rules,
+ *	  triggers, inheritance, indexes in a tablespace of their own, security
+ *	  labels; publications it could not stay in as it was: a FOR ALL TABLES
+ *	  or FOR TABLES IN SCHEMA publication covering it (the copied rows would
+ *	  be published as new inserts), one without publish_via_partition_root
+ *	  (changes would be published under the partitions' names), one the
+ *	  caller does not own (it could not be added back).
+ *
+ *	  The rows are copied with the old table's row-level security disabled:
+ *	  under FORCE ROW LEVEL SECURITY the owner would otherwise copy only the
+ *	  rows its policies show it.  Every statement runs with search_path =
+ *	  pg_catalog, pg_temp, and definitions are deparsed under it, so that no
+ *	  object of another schema can stand in for a catalog function.
  *
  *	  Locks: ACCESS EXCLUSIVE on the table for the whole transaction.
  *
@@ -25,10 +57,13 @@
 
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 
@@ -50,7 +85,7 @@ refuse_if(const char *sql, Oid relid, int sqlstate, const char *what,
 	if (found != NULL)
 		ereport(ERROR,
 				(errcode(sqlstate),
-				 errmsg("cannot partition table %s: %s %s", get_rel_name(relid),
+				 errmsg("cannot partition table \"%s\": %s %s", get_rel_name(relid),
 						what, found),
 				 errhint("%s", hint)));
 }
@@ -61,6 +96,31 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 	Oid			types[2] = {OIDOID, INT2OID};
 	Datum		values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
 	char	   *bad;
+	char	   *persistence;
+	char	   *am;
+
+	sdp_spi_exec("SELECT c.relpersistence::text AS persistence, a.amname::text AS am "
+				 "  FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+				 " WHERE c.oid = $1", 1, types, values, NULL);
+	persistence = sdp_spi_get_text(0, "persistence");
+	am = sdp_spi_get_text(0, "am");
+	if (strcmp(persistence, "t") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition temporary table \"%s\"", get_rel_name(relid)),
+				 errhint("A temporary table ends with its session; partition a permanent table instead.")));
+	if (strcmp(persistence, "u") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it is unlogged", get_rel_name(relid)),
+				 errhint("Partitioned tables cannot be unlogged in PostgreSQL 15: make it logged "
+						 "first with ALTER TABLE ... SET LOGGED, or keep it unpartitioned.")));
+	if (am == NULL || strcmp(am, "heap") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it uses table access method \"%s\"",
+						get_rel_name(relid), am ? am : "?"),
+				 errhint("Only tables using the heap access method can be converted.")));
 
 	/* keys PostgreSQL could no longer enforce */
 	bad = sdp_spi_scalar_text(
@@ -79,7 +139,7 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 		cols[strlen(cols) - 1] = '\0';
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("cannot partition table %s: its %s does not include the partition column \"%s\"",
+				 errmsg("cannot partition table \"%s\": its %s does not include the partition column \"%s\"",
 						get_rel_name(relid), bad, column),
 				 errhint("A unique key of a partitioned table must contain the partition key: "
 						 "replace it with one on (%s, %s) first, e.g. ALTER TABLE %s DROP CONSTRAINT ..., "
@@ -96,7 +156,7 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 	if (bad != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("cannot partition table %s: unique index %s does not include the partition column \"%s\"",
+				 errmsg("cannot partition table \"%s\": unique index %s does not include the partition column \"%s\"",
 						get_rel_name(relid), bad, column),
 				 errhint("Re-create the index with the partition column added, or drop it.")));
 
@@ -122,9 +182,48 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 			  "WHERE tgrelid = $1 AND NOT tgisinternal LIMIT 1",
 			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has trigger",
 			  "Drop the triggers, convert, then create them on the partitioned table.");
-	refuse_if("SELECT quote_ident(polname) FROM pg_catalog.pg_policy WHERE polrelid = $1 LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has row-level security policy",
-			  "Drop the policies, convert, then create them on the partitioned table.");
+	refuse_if("SELECT quote_ident(rulename) FROM pg_catalog.pg_rewrite WHERE ev_class = $1 LIMIT 1",
+			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has rule",
+			  "Drop the rules, convert, then create them on the partitioned table.");
+	refuse_if("SELECT quote_ident(c.relname) FROM pg_catalog.pg_index i "
+			  "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+			  " WHERE i.indrelid = $1 AND c.reltablespace <> 0 LIMIT 1",
+			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has an index in a tablespace of its own:",
+			  "Move the index to the default tablespace first (ALTER INDEX ... SET TABLESPACE "
+			  "pg_default), convert, then move the partitioned index and its partitions' indexes.");
+	refuse_if("SELECT quote_ident(provider) FROM pg_catalog.pg_seclabel "
+			  "WHERE objoid = $1 AND classoid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1",
+			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has a security label of provider",
+			  "Remove the security labels, convert, then label the partitioned table and its partitions.");
+
+	/* publications: the table must stay published, and only once */
+	refuse_if("SELECT quote_ident(pubname) FROM pg_catalog.pg_publication WHERE puballtables "
+			  "UNION ALL "
+			  "SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_namespace n "
+			  "  JOIN pg_catalog.pg_publication p ON p.oid = n.pnpubid "
+			  " WHERE n.pnnspid = (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1) "
+			  "LIMIT 1",
+			  relid, ERRCODE_FEATURE_NOT_SUPPORTED,
+			  "all tables of its database or schema are published by publication",
+			  "Copying its rows into the partitioned table would publish every row again as a "
+			  "new insert; convert it where no FOR ALL TABLES or FOR TABLES IN SCHEMA publication "
+			  "covers it.");
+	refuse_if("SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_rel r "
+			  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+			  " WHERE r.prrelid = $1 AND NOT p.pubviaroot LIMIT 1",
+			  relid, ERRCODE_FEATURE_NOT_SUPPORTED,
+			  "it is published without publish_via_partition_root by publication",
+			  "Its changes would then be published under the names of its partitions, which "
+			  "subscribers do not have: first run ALTER PUBLICATION ... SET "
+			  "(publish_via_partition_root = true), which also applies to the publication's "
+			  "other partitioned tables.");
+	refuse_if("SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_rel r "
+			  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+			  " WHERE r.prrelid = $1 AND NOT pg_catalog.pg_has_role(p.pubowner, 'USAGE') LIMIT 1",
+			  relid, ERRCODE_INSUFFICIENT_PRIVILEGE,
+			  "only the owner can add it back to publication",
+			  "Run the conversion as a role that owns the table and its publications, or as a "
+			  "superuser.");
 	refuse_if("SELECT inhparent::regclass::text FROM pg_catalog.pg_inherits "
 			  "WHERE inhrelid = $1 UNION ALL SELECT inhrelid::regclass::text "
 			  "FROM pg_catalog.pg_inherits WHERE inhparent = $1 LIMIT 1",
@@ -187,6 +286,351 @@ saved_definitions(Oid relid, const char *qnew, int *count)
 	return defs;
 }
 
+/* What conversion carries besides saved_definitions(), read before renaming. */
+typedef struct SavedProperties
+{
+	bool		rls;			/* relrowsecurity */
+	bool		force_rls;		/* relforcerowsecurity */
+	char	   *tablespace;		/* NULL: the database's default */
+	char	   *storage;		/* "fillfactor = '70', toast.x = 'y'", or NULL */
+	List	   *identities;		/* IdentitySequence * */
+	List	   *parent_stmts;	/* for the new parent, after keys and indexes */
+	List	   *publish_stmts;	/* for the new parent, after everything */
+} SavedProperties;
+
+/* An identity column's sequence: its name and what hangs on it. */
+typedef struct IdentitySequence
+{
+	char	   *attname;
+	char	   *schema;
+	char	   *name;
+	List	   *stmts;			/* grants and comment, on the name above */
+} IdentitySequence;
+
+static const char *
+grantee_sql(Oid grantee)
+{
+	return grantee == InvalidOid ? "PUBLIC"
+		: quote_identifier(GetUserNameFromId(grantee, false));
+}
+
+/* The privileges granted on a relation other than its owner's, as GRANTs. */
+static List *
+grant_statements(Oid relid, const char *object)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	List	   *stmts = NIL;
+	uint64		n;
+
+	/* in the ACL's order, so that the new ACL is the same array */
+	n = sdp_spi_exec("SELECT a.privilege_type::text AS privilege, a.grantee, a.is_grantable "
+					 "  FROM pg_catalog.pg_class c, "
+					 "       pg_catalog.aclexplode(c.relacl) WITH ORDINALITY a "
+					 " WHERE c.oid = $1 AND a.grantee <> c.relowner ORDER BY a.ordinality",
+					 1, types, values, NULL);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			grantee = DatumGetObjectId(sdp_spi_get(i, "grantee", OIDOID, &isnull));
+		bool		grantable = DatumGetBool(sdp_spi_get(i, "is_grantable", BOOLOID, &isnull));
+
+		stmts = lappend(stmts, psprintf("GRANT %s ON %s TO %s%s",
+										sdp_spi_get_text(i, "privilege"), object,
+										grantee_sql(grantee),
+										grantable ? " WITH GRANT OPTION" : ""));
+	}
+	return stmts;
+}
+
+static const char *
+policy_command(const char *polcmd)
+{
+	switch (polcmd[0])
+	{
+		case 'r':
+			return "SELECT";
+		case 'a':
+			return "INSERT";
+		case 'w':
+			return "UPDATE";
+		case 'd':
+			return "DELETE";
+		default:
+			return "ALL";
+	}
+}
+
+static void
+saved_properties(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData buf;
+	bool		isnull;
+	uint64		n;
+
+	memset(p, 0, sizeof(*p));
+
+	/* row-level security flags, tablespace, replica identity */
+	sdp_spi_exec("SELECT c.relrowsecurity, c.relforcerowsecurity, "
+				 "       c.relreplident::text AS replident, t.spcname::text AS tablespace, "
+				 "       (SELECT ic.relname::text FROM pg_catalog.pg_index i "
+				 "          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+				 "         WHERE i.indrelid = c.oid AND i.indisreplident) AS replident_index "
+				 "  FROM pg_catalog.pg_class c "
+				 "  LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace "
+				 " WHERE c.oid = $1", 1, types, values, NULL);
+	p->rls = DatumGetBool(sdp_spi_get(0, "relrowsecurity", BOOLOID, &isnull));
+	p->force_rls = DatumGetBool(sdp_spi_get(0, "relforcerowsecurity", BOOLOID, &isnull));
+	p->tablespace = sdp_spi_get_text(0, "tablespace");
+	{
+		char	   *replident = sdp_spi_get_text(0, "replident");
+		char	   *index = sdp_spi_get_text(0, "replident_index");
+		char	   *stmt = NULL;
+
+		if (strcmp(replident, "f") == 0)
+			stmt = psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", qtable);
+		else if (strcmp(replident, "n") == 0)
+			stmt = psprintf("ALTER TABLE %s REPLICA IDENTITY NOTHING", qtable);
+		else if (strcmp(replident, "i") == 0 && index != NULL)
+			stmt = psprintf("ALTER TABLE %s REPLICA IDENTITY USING INDEX %s", qtable,
+							quote_identifier(index));
+		/* column settings first: statistics targets recurse to the partitions */
+		p->parent_stmts = sdp_column_settings(relid, qtable);
+		if (stmt)
+			p->parent_stmts = lappend(p->parent_stmts, stmt);
+	}
+
+	/* storage parameters, for the partitions (a partitioned table has none) */
+	n = sdp_spi_exec("SELECT '' AS prefix, o.option_name::text AS name, o.option_value::text AS value "
+					 "  FROM pg_catalog.pg_class c, pg_catalog.pg_options_to_table(c.reloptions) o "
+					 " WHERE c.oid = $1 "
+					 "UNION ALL "
+					 "SELECT 'toast.', o.option_name::text, o.option_value::text "
+					 "  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid, "
+					 "       pg_catalog.pg_options_to_table(t.reloptions) o "
+					 " WHERE c.oid = $1",
+					 1, types, values, NULL);
+	initStringInfo(&buf);
+	for (uint64 i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s%s%s = %s", i > 0 ? ", " : "",
+						 sdp_spi_get_text(i, "prefix"),
+						 quote_identifier(sdp_spi_get_text(i, "name")),
+						 quote_literal_cstr(sdp_spi_get_text(i, "value")));
+	p->storage = n > 0 ? pstrdup(buf.data) : NULL;
+
+	/* extended statistics, under their names */
+	n = sdp_spi_exec("SELECT pg_catalog.pg_get_statisticsobjdef(s.oid) AS def, "
+					 "       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname) AS qname, "
+					 "       s.stxstattarget AS stattarget, s.stxowner AS owner, "
+					 "       pg_catalog.obj_description(s.oid, 'pg_statistic_ext') AS comment "
+					 "  FROM pg_catalog.pg_statistic_ext s "
+					 "  JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace "
+					 " WHERE s.stxrelid = $1 ORDER BY s.stxname",
+					 1, types, values, NULL);
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *qname = sdp_spi_get_text(i, "qname");
+		int32		target = DatumGetInt32(sdp_spi_get(i, "stattarget", INT4OID, &isnull));
+		Oid			owner = DatumGetObjectId(sdp_spi_get(i, "owner", OIDOID, &isnull));
+		char	   *comment = sdp_spi_get_text(i, "comment");
+
+		p->parent_stmts = lappend(p->parent_stmts, sdp_spi_get_text(i, "def"));
+		if (target >= 0)
+			p->parent_stmts = lappend(p->parent_stmts,
+									  psprintf("ALTER STATISTICS %s SET STATISTICS %d", qname, target));
+		if (comment)
+			p->parent_stmts = lappend(p->parent_stmts,
+									  psprintf("COMMENT ON STATISTICS %s IS %s", qname,
+											   quote_literal_cstr(comment)));
+		if (owner != GetUserId())
+			p->parent_stmts = lappend(p->parent_stmts,
+									  psprintf("ALTER STATISTICS %s OWNER TO %s", qname,
+											   quote_identifier(GetUserNameFromId(owner, false))));
+	}
+
+	/* row-level security and its policies */
+	if (p->rls)
+		p->parent_stmts = lappend(p->parent_stmts,
+								  psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", qtable));
+	if (p->force_rls)
+		p->parent_stmts = lappend(p->parent_stmts,
+								  psprintf("ALTER TABLE %s FORCE ROW LEVEL SECURITY", qtable));
+	n = sdp_spi_exec("SELECT p.polname::text AS name, p.polpermissive AS permissive, "
+					 "       p.polcmd::text AS cmd, p.polroles AS roles, "
+					 "       pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS qual, "
+					 "       pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS withcheck, "
+					 "       pg_catalog.obj_description(p.oid, 'pg_policy') AS comment "
+					 "  FROM pg_catalog.pg_policy p WHERE p.polrelid = $1 ORDER BY p.polname",
+					 1, types, values, NULL);
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *name = sdp_spi_get_text(i, "name");
+		bool		permissive = DatumGetBool(sdp_spi_get(i, "permissive", BOOLOID, &isnull));
+		ArrayType  *roles = DatumGetArrayTypeP(sdp_spi_get(i, "roles", OIDARRAYOID, &isnull));
+		char	   *qual = sdp_spi_get_text(i, "qual");
+		char	   *withcheck = sdp_spi_get_text(i, "withcheck");
+		char	   *comment = sdp_spi_get_text(i, "comment");
+		Datum	   *role_oids;
+		int			nroles;
+
+		deconstruct_array(roles, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+						  &role_oids, NULL, &nroles);
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "CREATE POLICY %s ON %s AS %s FOR %s TO ",
+						 quote_identifier(name), qtable,
+						 permissive ? "PERMISSIVE" : "RESTRICTIVE",
+						 policy_command(sdp_spi_get_text(i, "cmd")));
+		for (int r = 0; r < nroles; r++)
+			appendStringInfo(&buf, "%s%s", r > 0 ? ", " : "",
+							 grantee_sql(DatumGetObjectId(role_oids[r])));
+		if (qual)
+			appendStringInfo(&buf, " USING (%s)", qual);
+		if (withcheck)
+			appendStringInfo(&buf, " WITH CHECK (%s)", withcheck);
+		p->parent_stmts = lappend(p->parent_stmts, pstrdup(buf.data));
+		if (comment)
+			p->parent_stmts = lappend(p->parent_stmts,
+									  psprintf("COMMENT ON POLICY %s ON %s IS %s",
+											   quote_identifier(name), qtable,
+											   quote_literal_cstr(comment)));
+	}
+
+	/* publications, with their column lists and row filters */
+	n = sdp_spi_exec("SELECT p.pubname::text AS pubname, "
+					 "       pg_catalog.pg_get_expr(r.prqual, r.prrelid) AS qual, "
+					 "       CASE WHEN r.prattrs IS NOT NULL THEN "
+					 "         ARRAY(SELECT a.attname::text "
+					 "                 FROM pg_catalog.unnest(r.prattrs::pg_catalog.int2[]) "
+					 "                      WITH ORDINALITY k(attnum, ord) "
+					 "                 JOIN pg_catalog.pg_attribute a "
+					 "                   ON a.attrelid = r.prrelid AND a.attnum = k.attnum "
+					 "                ORDER BY k.ord) END AS columns "
+					 "  FROM pg_catalog.pg_publication_rel r "
+					 "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+					 " WHERE r.prrelid = $1 ORDER BY p.pubname",
+					 1, types, values, NULL);
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		cols = sdp_spi_get(i, "columns", TEXTARRAYOID, &isnull);
+		char	   *qual = sdp_spi_get_text(i, "qual");
+
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "ALTER PUBLICATION %s ADD TABLE %s",
+						 quote_identifier(sdp_spi_get_text(i, "pubname")), qtable);
+		if (!isnull)
+		{
+			Datum	   *names;
+			int			nnames;
+
+			deconstruct_array(DatumGetArrayTypeP(cols), TEXTOID, -1, false, TYPALIGN_INT,
+							  &names, NULL, &nnames);
+			appendStringInfoString(&buf, " (");
+			for (int c = 0; c < nnames; c++)
+				appendStringInfo(&buf, "%s%s", c > 0 ? ", " : "",
+								 quote_identifier(TextDatumGetCString(names[c])));
+			appendStringInfoChar(&buf, ')');
+		}
+		if (qual)
+			appendStringInfo(&buf, " WHERE (%s)", qual);
+		p->publish_stmts = lappend(p->publish_stmts, pstrdup(buf.data));
+	}
+
+	/* identity sequences: their names, grants and comments */
+	n = sdp_spi_exec("SELECT a.attname::text AS attname, s.oid AS seq, "
+					 "       n.nspname::text AS schema, s.relname::text AS name, "
+					 "       pg_catalog.obj_description(s.oid, 'pg_class') AS comment "
+					 "  FROM pg_catalog.pg_depend d "
+					 "  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+					 "  JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace "
+					 "  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+					 " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+					 "   AND d.refobjid = $1 AND d.deptype = 'i' ORDER BY a.attnum",
+					 1, types, values, NULL);
+	{
+		IdentitySequence *seqs = palloc0(sizeof(IdentitySequence) * Max(n, 1));
+		Oid		   *seqoids = palloc(sizeof(Oid) * Max(n, 1));
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			char	   *comment = sdp_spi_get_text(i, "comment");
+
+			seqs[i].attname = sdp_spi_get_text(i, "attname");
+			seqs[i].schema = sdp_spi_get_text(i, "schema");
+			seqs[i].name = sdp_spi_get_text(i, "name");
+			seqoids[i] = DatumGetObjectId(sdp_spi_get(i, "seq", OIDOID, &isnull));
+			if (comment)
+				seqs[i].stmts = list_make1(psprintf("COMMENT ON SEQUENCE %s IS %s",
+													quote_qualified_identifier(seqs[i].schema, seqs[i].name),
+													quote_literal_cstr(comment)));
+		}
+		for (uint64 i = 0; i < n; i++)
+		{
+			seqs[i].stmts = list_concat(seqs[i].stmts,
+										grant_statements(seqoids[i],
+														 psprintf("SEQUENCE %s",
+																  quote_qualified_identifier(seqs[i].schema,
+																							 seqs[i].name))));
+			p->identities = lappend(p->identities, &seqs[i]);
+		}
+	}
+}
+
+/*
+ * After the old table is gone: give each identity column's new sequence the
+ * old one's name, schema, grants and comment.
+ */
+static void
+restore_identity_sequences(Oid newrelid, List *identities)
+{
+	ListCell   *lc;
+
+	foreach(lc, identities)
+	{
+		IdentitySequence *seq = (IdentitySequence *) lfirst(lc);
+		Oid			types[2] = {OIDOID, TEXTOID};
+		Datum		values[2] = {ObjectIdGetDatum(newrelid), CStringGetTextDatum(seq->attname)};
+		char	   *schema;
+		char	   *name;
+		ListCell   *lc2;
+
+		if (sdp_spi_exec("SELECT n.nspname::text AS schema, s.relname::text AS name "
+						 "  FROM pg_catalog.pg_depend d "
+						 "  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+						 "  JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace "
+						 "  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+						 " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+						 "   AND d.refobjid = $1 AND d.deptype = 'i' AND a.attname = $2",
+						 2, types, values, NULL) != 1)
+			elog(ERROR, "identity sequence of column \"%s\" not found", seq->attname);
+		schema = sdp_spi_get_text(0, "schema");
+		name = sdp_spi_get_text(0, "name");
+		if (strcmp(name, seq->name) != 0)
+		{
+			sdp_spi_exec(psprintf("ALTER SEQUENCE %s RENAME TO %s",
+								  quote_qualified_identifier(schema, name),
+								  quote_identifier(seq->name)), 0, NULL, NULL, NULL);
+			name = seq->name;
+		}
+		if (strcmp(schema, seq->schema) != 0)
+			sdp_spi_exec(psprintf("ALTER SEQUENCE %s SET SCHEMA %s",
+								  quote_qualified_identifier(schema, name),
+								  quote_identifier(seq->schema)), 0, NULL, NULL, NULL);
+		foreach(lc2, seq->stmts)
+			sdp_spi_exec((char *) lfirst(lc2), 0, NULL, NULL, NULL);
+	}
+}
+
+static void
+run_all(List *stmts)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmts)
+		sdp_spi_exec((char *) lfirst(lc), 0, NULL, NULL, NULL);
+}
+
 /*
  * sdp.partition_table(table, column, partition_interval, premake)
  */
@@ -216,6 +660,8 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 	bool		isnull;
 	uint64		n;
 	Oid			newrelid;
+	SavedProperties props;
+	int			save_nestlevel;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -259,6 +705,11 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 
+	/* every statement below, and every definition deparsed, in pg_catalog terms */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
 	sdp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", qtable),
 				 0, NULL, NULL, NULL);
 	check_convertible(relid, attnum, column);
@@ -272,14 +723,22 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 		"FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
 		"AND NOT attisdropped AND attgenerated = ''", 1, types, values));
 	defs = saved_definitions(relid, qtable, &ndefs);
+	saved_properties(relid, qtable, &props);
 
 	/* the new table takes the name; the old one keeps the data until copied */
 	sdp_spi_exec(psprintf("ALTER TABLE %s RENAME TO %s", qtable,
 						  quote_identifier(old_name)), 0, NULL, NULL, NULL);
+	/* FORCE would hide rows from the owner, and they would not be copied */
+	if (props.rls || props.force_rls)
+		sdp_spi_exec(psprintf("ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, "
+							  "DISABLE ROW LEVEL SECURITY", qold), 0, NULL, NULL, NULL);
 	sdp_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 						  "INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE "
-						  "INCLUDING COMMENTS INCLUDING COMPRESSION) PARTITION BY RANGE (%s)",
-						  qtable, qold, quote_identifier(column)), 0, NULL, NULL, NULL);
+						  "INCLUDING COMMENTS INCLUDING COMPRESSION) PARTITION BY RANGE (%s)%s%s",
+						  qtable, qold, quote_identifier(column),
+						  props.tablespace ? " TABLESPACE " : "",
+						  props.tablespace ? quote_identifier(props.tablespace) : ""),
+				 0, NULL, NULL, NULL);
 	newrelid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(qtable)));
 	if (owner != GetUserId())
 		sdp_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qtable,
@@ -328,9 +787,38 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 	/* keys, indexes, comments and grants, under their original names */
 	for (int i = 0; i < ndefs; i++)
 		sdp_spi_exec(defs[i], 0, NULL, NULL, NULL);
+	restore_identity_sequences(newrelid, props.identities);
+	/* column settings, extended statistics, replica identity, RLS, policies */
+	run_all(props.parent_stmts);
+
+	/* what each partition needs of its own: storage parameters and the above */
+	values[0] = ObjectIdGetDatum(newrelid);
+	n = sdp_spi_exec("SELECT inhrelid AS partition FROM pg_catalog.pg_inherits "
+					 "WHERE inhparent = $1 ORDER BY inhrelid", 1, types, values, NULL);
+	{
+		Oid		   *parts = palloc(sizeof(Oid) * Max(n, 1));
+
+		for (uint64 i = 0; i < n; i++)
+			parts[i] = DatumGetObjectId(sdp_spi_get(i, "partition", OIDOID, &isnull));
+		for (uint64 i = 0; i < n; i++)
+		{
+			if (props.storage)
+				sdp_spi_exec(psprintf("ALTER TABLE %s SET (%s)",
+									  quote_qualified_identifier(get_namespace_name(get_rel_namespace(parts[i])),
+																 get_rel_name(parts[i])),
+									  props.storage), 0, NULL, NULL, NULL);
+			sdp_partition_inherit_properties(newrelid, parts[i]);
+		}
+	}
+
+	/* last, so that the copied rows are not published as new ones */
+	run_all(props.publish_stmts);
 
 	sdp_maintenance_log(report.started, qtable, "partition table", "ok",
 						psprintf("converted on column %s", column));
+
+	/* the caller's search_path again: partitions are reported as it sees them */
+	AtEOXact_GUC(true, save_nestlevel);
 
 	/* report each partition with the rows it received */
 	values[0] = ObjectIdGetDatum(newrelid);

@@ -44,6 +44,8 @@
  *	    other periods still are; a lock that cannot be had within
  *	    smart_dairy_perf.maintenance_lock_timeout gives up the table for
  *	    this run;
+ *	  - a new partition gets the parent's replica identity and its columns'
+ *	    statistics targets and options, which PostgreSQL does not pass down;
  *	  - retention detaches or drops only partitions whose whole range ends
  *	    at or before now() - retention; never the default partition;
  *	  - every action on a parent holds maintenance_lock.c's lock on it, so
@@ -173,14 +175,14 @@ load_config(Oid parent, PartitionConfig *cfg)
 					 "FROM sdp.partition_config WHERE parent = $1",
 					 1, types, values, NULL) == 0)
 		return false;
-	cfg->interval = *DatumGetIntervalP(sdp_spi_named_datum(0, "partition_interval", &isnull));
-	cfg->premake = DatumGetInt32(sdp_spi_named_datum(0, "premake", &isnull));
-	d = sdp_spi_named_datum(0, "retention", &isnull);
+	cfg->interval = *DatumGetIntervalP(sdp_spi_get(0, "partition_interval", INTERVALOID, &isnull));
+	cfg->premake = DatumGetInt32(sdp_spi_get(0, "premake", INT4OID, &isnull));
+	d = sdp_spi_get(0, "retention", INTERVALOID, &isnull);
 	cfg->has_retention = !isnull;
 	if (!isnull)
 		cfg->retention = *DatumGetIntervalP(d);
-	cfg->mode = pstrdup(sdp_spi_text(0, "retention_mode"));
-	d = sdp_spi_named_datum(0, "configured_by", &isnull);
+	cfg->mode = pstrdup(sdp_spi_get_text(0, "retention_mode"));
+	d = sdp_spi_get(0, "configured_by", OIDOID, &isnull);
 	cfg->configured_by = isnull ? InvalidOid : DatumGetObjectId(d);
 	return true;
 }
@@ -286,6 +288,104 @@ free_table_name(const SdpPartitionKey *key, const char *suffix)
 	return name;
 }
 
+/*
+ * Give a partition what PostgreSQL does not pass down from its parent by
+ * itself: the columns' statistics targets and options (n_distinct, ...),
+ * and the replica identity (FULL, NOTHING, or the partition's index that is
+ * attached to the parent's replica identity index), which logical
+ * replication checks on the partition a row is written to.  Storage
+ * parameters (fillfactor, autovacuum_*) cannot be set on a partitioned
+ * table in PostgreSQL 15, so there is nothing to copy them from.
+ *
+ * sdp_column_settings() returns the statements that give the columns of
+ * qtarget the statistics targets and options of source's.
+ */
+List *
+sdp_column_settings(Oid source, const char *qtarget)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(source)};
+	List	   *stmts = NIL;
+	uint64		n;
+
+	/* pg_attver is the server's own attribute version, not a setting */
+	n = sdp_spi_exec("SELECT a.attname::text AS attname, a.attstattarget AS stattarget, "
+					 "       NULL::text AS option_name, NULL::text AS option_value, a.attnum "
+					 "  FROM pg_catalog.pg_attribute a "
+					 " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
+					 "   AND a.attstattarget >= 0 "
+					 "UNION ALL "
+					 "SELECT a.attname::text, -1, o.option_name::text, o.option_value::text, a.attnum "
+					 "  FROM pg_catalog.pg_attribute a, "
+					 "       pg_catalog.pg_options_to_table(a.attoptions) o "
+					 " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
+					 "   AND o.option_name <> 'pg_attver' "
+					 "ORDER BY 5, 3 NULLS FIRST",
+					 1, types, values, NULL);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *attname = sdp_spi_get_text(i, "attname");
+		int32		target = DatumGetInt32(sdp_spi_get(i, "stattarget", INT4OID, &isnull));
+		char	   *option = sdp_spi_get_text(i, "option_name");
+
+		if (option == NULL)
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ALTER COLUMN %s SET STATISTICS %d",
+											qtarget, quote_identifier(attname), target));
+		else
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ALTER COLUMN %s SET (%s = %s)",
+											qtarget, quote_identifier(attname),
+											quote_identifier(option),
+											quote_literal_cstr(sdp_spi_get_text(i, "option_value"))));
+	}
+	return stmts;
+}
+
+/*
+ * sdp_partition_inherit_properties() applies them, and the replica
+ * identity, to partition, as its owner.  Caller connected to SPI.
+ */
+void
+sdp_partition_inherit_properties(Oid parent, Oid partition)
+{
+	Oid			types[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(parent), ObjectIdGetDatum(partition)};
+	char	   *qpart = qualified(get_namespace_name(get_rel_namespace(partition)),
+								  get_rel_name(partition));
+	List	   *stmts = sdp_column_settings(parent, qpart);
+	ListCell   *lc;
+	char	   *replident;
+	char	   *part_index;
+
+	sdp_spi_exec("SELECT c.relreplident::text AS replident, "
+				 "       (SELECT pi.relname::text FROM pg_catalog.pg_index x "
+				 "          JOIN pg_catalog.pg_inherits h ON h.inhparent = x.indexrelid "
+				 "          JOIN pg_catalog.pg_index y ON y.indexrelid = h.inhrelid "
+				 "          JOIN pg_catalog.pg_class pi ON pi.oid = y.indexrelid "
+				 "         WHERE x.indrelid = $1 AND x.indisreplident AND y.indrelid = $2) AS part_index "
+				 "  FROM pg_catalog.pg_class c WHERE c.oid = $1",
+				 2, types, values, NULL);
+	replident = sdp_spi_get_text(0, "replident");
+	part_index = sdp_spi_get_text(0, "part_index");
+	if (strcmp(replident, "f") == 0)
+		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", qpart));
+	else if (strcmp(replident, "n") == 0)
+		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY NOTHING", qpart));
+	else if (strcmp(replident, "i") == 0)
+	{
+		if (part_index == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("partition \"%s\" has no index attached to the replica identity index of \"%s\"",
+							get_rel_name(partition), get_rel_name(parent))));
+		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY USING INDEX %s",
+										qpart, quote_identifier(part_index)));
+	}
+
+	foreach(lc, stmts)
+		sdp_spi_exec_as_owner(sdp_relation_owner(partition), (char *) lfirst(lc));
+}
+
 /* Give the parent a default partition (<parent>_default) if it has none. */
 void
 sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *report)
@@ -298,6 +398,7 @@ sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *rep
 	sdp_spi_exec_as_owner(key->owner,
 						  psprintf("CREATE TABLE %s PARTITION OF %s DEFAULT", qname,
 								   qualified(key->schema, key->relname)));
+	sdp_partition_inherit_properties(key->relid, get_default_partition_oid(key->relid));
 	if (report && report->log)
 		sdp_maintenance_log_rel(key->relid, report->started, qname,
 								"create default partition", "ok", NULL);
@@ -398,6 +499,9 @@ create_partition(const SdpPartitionKey *key, const char *suffix,
 	sdp_spi_exec_as_owner(key->owner,
 						  psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
 								   qparent, qname, lo, hi));
+	sdp_partition_inherit_properties(key->relid,
+									 DatumGetObjectId(DirectFunctionCall1(regclassin,
+																		  CStringGetDatum(qname))));
 
 	if (report && report->log)
 		sdp_maintenance_log_rel(key->relid, report->started, qname, "create partition", "ok",
@@ -590,7 +694,7 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	rows = palloc(sizeof(char *) * 5 * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
-		char	   *suffix = sdp_spi_text(i, "suffix");
+		char	   *suffix = sdp_spi_get_text(i, "suffix");
 
 		if (suffix == NULL)
 		{
@@ -599,8 +703,8 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 			char	   *msg = psprintf("%lld rows of the default partition lie outside the managed window "
 									   "(periods from %s to %s) and stay there",
 									   (long long) outside,
-									   sdp_spi_text(i, "outside_first"),
-									   sdp_spi_text(i, "outside_last"));
+									   sdp_spi_get_text(i, "outside_first"),
+									   sdp_spi_get_text(i, "outside_last"));
 
 			if (data_source != NULL)
 				continue;		/* registration: the rows stay in the default */
@@ -608,7 +712,7 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 					(errmsg("%lld rows of table \"%s\" stay in its default partition",
 							(long long) outside, key->relname),
 					 errdetail("Their keys lie outside the periods maintenance makes partitions for (periods from %s to %s): before the first partition, older than the retention, beyond the premake window, or infinite.",
-							   sdp_spi_text(i, "outside_first"), sdp_spi_text(i, "outside_last")),
+							   sdp_spi_get_text(i, "outside_first"), sdp_spi_get_text(i, "outside_last")),
 					 errhint("Create partitions for them with sdp.create_partitions(parent, up_to => ...) or move or delete the rows.")));
 			rows[5 * nperiods] = NULL;
 			rows[5 * nperiods + 1] = msg;
@@ -616,10 +720,10 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 			continue;
 		}
 		rows[5 * nperiods] = pstrdup(suffix);
-		rows[5 * nperiods + 1] = pstrdup(sdp_spi_text(i, "from_local"));
-		rows[5 * nperiods + 2] = pstrdup(sdp_spi_text(i, "to_local"));
-		rows[5 * nperiods + 3] = pstrdup(sdp_spi_text(i, "range_from"));
-		rows[5 * nperiods + 4] = pstrdup(sdp_spi_text(i, "range_to"));
+		rows[5 * nperiods + 1] = pstrdup(sdp_spi_get_text(i, "from_local"));
+		rows[5 * nperiods + 2] = pstrdup(sdp_spi_get_text(i, "to_local"));
+		rows[5 * nperiods + 3] = pstrdup(sdp_spi_get_text(i, "range_from"));
+		rows[5 * nperiods + 4] = pstrdup(sdp_spi_get_text(i, "range_to"));
 		nperiods++;
 	}
 
@@ -726,10 +830,10 @@ prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
 	children = MemoryContextAlloc(cxt, sizeof(Child) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
-		children[i].name = MemoryContextStrdup(cxt, sdp_spi_text(i, "name"));
-		children[i].qname = MemoryContextStrdup(cxt, sdp_spi_text(i, "qname"));
-		children[i].from = MemoryContextStrdup(cxt, sdp_spi_text(i, "range_from"));
-		children[i].to = MemoryContextStrdup(cxt, sdp_spi_text(i, "range_to"));
+		children[i].name = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "name"));
+		children[i].qname = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "qname"));
+		children[i].from = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "range_from"));
+		children[i].to = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "range_to"));
 		children[i].rows = sdp_spi_int64(i, "row_estimate");
 		children[i].expired = sdp_spi_bool(i, "expired");
 	}
@@ -1059,8 +1163,8 @@ sdp_partition_configured_parents(Oid **parents, char ***names)
 	{
 		bool		isnull;
 
-		(*parents)[i] = DatumGetObjectId(sdp_spi_named_datum(i, "parent", &isnull));
-		(*names)[i] = MemoryContextStrdup(cxt, sdp_spi_text(i, "name"));
+		(*parents)[i] = DatumGetObjectId(sdp_spi_get(i, "parent", OIDOID, &isnull));
+		(*names)[i] = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "name"));
 	}
 	return (int) n;
 }

@@ -11,6 +11,8 @@
 #define SDP_PARTITION_MANAGER_H
 
 #include "funcapi.h"
+#include "nodes/pg_list.h"
+#include "nodes/pg_list.h"
 
 #include "partition_bounds.h"
 
@@ -25,6 +27,10 @@ typedef struct SdpPartitionReport
 extern void sdp_partition_save_config(Oid parent, Interval *interval,
 									  int premake, Interval *retention,
 									  const char *mode);
+extern List *sdp_column_settings(Oid source, const char *qtarget);
+extern void sdp_partition_inherit_properties(Oid parent, Oid partition);
+extern List *sdp_column_settings(Oid source, const char *qtarget);
+extern void sdp_partition_inherit_properties(Oid parent, Oid partition);
 extern void sdp_partition_ensure_default(const SdpPartitionKey *key,
 										 SdpPartitionReport *report);
 extern int	sdp_partition_create_missing(const SdpPartitionKey *key,

@@ -11,6 +11,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
 #include "utils/resowner.h"
 
 #include "spi_util.h"
@@ -64,37 +66,12 @@ sdp_spi_datum(uint64 row, int col, bool *isnull)
 						 isnull);
 }
 
-/* Column number of a named column of the last result; ERROR if absent. */
-static int
-named_column(const char *name)
-{
-	int			col = SPI_fnumber(SPI_tuptable->tupdesc, name);
-
-	if (col <= 0)
-		elog(ERROR, "SPI result has no column \"%s\"", name);
-	return col;
-}
-
-/* A named cell of the last result as text (NULL for SQL NULL), in SPI memory. */
-char *
-sdp_spi_text(uint64 row, const char *name)
-{
-	return sdp_spi_value(row, named_column(name));
-}
-
-/* A named cell of the last result as a Datum of the column's type. */
-Datum
-sdp_spi_named_datum(uint64 row, const char *name, bool *isnull)
-{
-	return sdp_spi_datum(row, named_column(name), isnull);
-}
-
 /* A named boolean cell of the last result; NULL reads as false. */
 bool
 sdp_spi_bool(uint64 row, const char *name)
 {
 	bool		isnull;
-	Datum		d = sdp_spi_named_datum(row, name, &isnull);
+	Datum		d = sdp_spi_get(row, name, BOOLOID, &isnull);
 
 	return !isnull && DatumGetBool(d);
 }
@@ -104,9 +81,37 @@ int64
 sdp_spi_int64(uint64 row, const char *name)
 {
 	bool		isnull;
-	Datum		d = sdp_spi_named_datum(row, name, &isnull);
+	Datum		d = sdp_spi_get(row, name, INT8OID, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * The cell of the last result in the column named colname, which must be of
+ * type typid (checked: a query edited later cannot shift columns silently).
+ */
+Datum
+sdp_spi_get(uint64 row, const char *colname, Oid typid, bool *isnull)
+{
+	int			fnumber = SPI_fnumber(SPI_tuptable->tupdesc, colname);
+
+	if (fnumber <= 0)
+		elog(ERROR, "query result has no column \"%s\"", colname);
+	if (SPI_gettypeid(SPI_tuptable->tupdesc, fnumber) != typid)
+		elog(ERROR, "column \"%s\" of the query result is not of type %u",
+			 colname, typid);
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 fnumber, isnull);
+}
+
+/* A text cell by column name, copied into the current context, or NULL. */
+char *
+sdp_spi_get_text(uint64 row, const char *colname)
+{
+	bool		isnull;
+	Datum		d = sdp_spi_get(row, colname, TEXTOID, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /* The first column of the first row as text, or NULL. */

@@ -15,10 +15,11 @@ extern uint64 sdp_spi_exec(const char *sql, int nargs, Oid *argtypes,
 extern char *sdp_spi_value(uint64 row, int col);
 extern char **sdp_spi_copy_rows(int ncols);
 extern Datum sdp_spi_datum(uint64 row, int col, bool *isnull);
-extern char *sdp_spi_text(uint64 row, const char *name);
-extern Datum sdp_spi_named_datum(uint64 row, const char *name, bool *isnull);
 extern bool sdp_spi_bool(uint64 row, const char *name);
 extern int64 sdp_spi_int64(uint64 row, const char *name);
+extern Datum sdp_spi_get(uint64 row, const char *colname, Oid typid,
+						 bool *isnull);
+extern char *sdp_spi_get_text(uint64 row, const char *colname);
 extern char *sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values);
 extern ErrorData *sdp_run_in_subtransaction(void (*fn) (void *arg), void *arg);

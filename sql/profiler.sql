@@ -79,6 +79,17 @@ DO $$ BEGIN PERFORM 1 / 0; EXCEPTION WHEN division_by_zero THEN NULL; END $$;
 SELECT count(*) AS still_top FROM milk_records WHERE id = 42;
 SELECT toplevel FROM sdp.query_stats WHERE query LIKE 'SELECT count(*) AS still_top%';
 
+-- plain EXPLAIN runs nothing: not counted, not even with track = all;
+-- EXPLAIN ANALYZE runs its statement, counted as nested with track = all
+SET smart_dairy_perf.track = 'all';
+EXPLAIN (COSTS OFF) SELECT count(*) AS explained FROM milk_records WHERE farm_id = 3;
+EXPLAIN (COSTS OFF) SELECT count(*) AS explained FROM milk_records WHERE farm_id = 4;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT count(*), 1 AS analyzed FROM milk_records WHERE farm_id = 3;
+SET smart_dairy_perf.track = 'top';
+SELECT toplevel, calls, query FROM sdp.query_stats
+  WHERE query LIKE '%AS explained FROM%' OR query LIKE '%AS analyzed FROM%';
+
 -- track = none records nothing; enabled = off neither
 SET smart_dairy_perf.track = 'none';
 SELECT 'invisible' AS a FROM milk_records WHERE id = 1;

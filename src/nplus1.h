@@ -49,6 +49,7 @@ typedef struct SdpPattern
 	SdpPatternCounters counters;
 	char		kind;			/* SdpLoopKind */
 	char		appname[NAMEDATALEN];
+	int			encoding;		/* of both texts: the database's */
 	int			query_len;
 	int			parent_len;		/* -1: parent text unknown */
 	char		text[FLEXIBLE_ARRAY_MEMBER];	/* query NUL parent NUL */
@@ -69,7 +70,7 @@ extern void sdp_nplus1_reset(uint64 queryid);
 extern HTAB *sdp_nplus1_table(void);
 extern SdpPattern *sdp_nplus1_restore(const SdpPatternKey *key, char kind,
 									  const SdpPatternCounters *counters,
-									  const char *appname,
+									  const char *appname, int encoding,
 									  const char *query, int query_len,
 									  const char *parent, int parent_len);
 extern int	sdp_nplus1_text_room(void);

@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
@@ -167,6 +168,7 @@ sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
 			p->counters.first_seen = now;
 			p->kind = kind;
 			strlcpy(p->appname, sdp_store_current_appname(), NAMEDATALEN);
+			p->encoding = GetDatabaseEncoding();
 			set_texts(p, query, query_len, parent, parent_len);
 			*is_new = true;
 		}
@@ -224,7 +226,7 @@ sdp_nplus1_reset(uint64 queryid)
 SdpPattern *
 sdp_nplus1_restore(const SdpPatternKey *key, char kind,
 				   const SdpPatternCounters *counters, const char *appname,
-				   const char *query, int query_len,
+				   int encoding, const char *query, int query_len,
 				   const char *parent, int parent_len)
 {
 	SdpPattern *p;
@@ -239,6 +241,7 @@ sdp_nplus1_restore(const SdpPatternKey *key, char kind,
 	p->counters = *counters;
 	p->kind = kind;
 	strlcpy(p->appname, appname, NAMEDATALEN);
+	p->encoding = encoding;
 	set_texts(p, query, query_len, parent, parent_len);
 	return p;
 }

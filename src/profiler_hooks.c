@@ -6,8 +6,9 @@
  *	  ExecutorRun/Finish and ProcessUtility track the nesting level;
  *	  ExecutorEnd adds the execution to the statistics, hands slow ones to
  *	  slow_queries.c, every statement to the N+1 detector (nplus1.c) and
- *	  the sampled ones to predicate_sampler.c.  Every hook chains to the one
- *	  installed before it.
+ *	  the sampled ones to predicate_sampler.c.  Plain EXPLAIN, which starts
+ *	  and ends the executor without running it, is none of these (see
+ *	  explain_only()).  Every hook chains to the one installed before it.
  *
  *	  Hot-path rules (these hooks run inside every user query):
  *	  - no error is raised into the user's query: shared memory is fixed, the
@@ -114,14 +115,30 @@ sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	pfree(text);
 }
 
+/*
+ * Plain EXPLAIN starts and ends the executor on the statement it explains
+ * (EXEC_FLAG_EXPLAIN_ONLY) without running it: that is no execution, so it
+ * is neither counted, watched for N+1 loops, captured as slow nor sampled
+ * for predicates.  EXPLAIN ANALYZE does run the statement, one frame below
+ * the EXPLAIN: it is counted as a nested execution with track = all (and
+ * may be captured as slow), and not at all with track = top.
+ */
+static inline bool
+explain_only(int eflags)
+{
+	return (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+}
+
 static void
 sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	uint64		queryid = queryDesc->plannedstmt->queryId;
-	bool		track = tracking(nesting_level) && queryid != UINT64CONST(0);
-	bool		watch = sdp_nplus1_watching(nesting_level) &&
+	bool		runs = !explain_only(eflags);
+	bool		track = runs && tracking(nesting_level) &&
 		queryid != UINT64CONST(0);
-	bool		sample_predicates = sdp_enabled && sdp_store != NULL &&
+	bool		watch = runs && sdp_nplus1_watching(nesting_level) &&
+		queryid != UINT64CONST(0);
+	bool		sample_predicates = runs && sdp_enabled && sdp_store != NULL &&
 		sdp_predicates_start(queryDesc, nesting_level == 0);
 
 	/* decide once per top-level statement whether to capture actual rows */
@@ -250,8 +267,10 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 static void
 sdp_ExecutorEnd(QueryDesc *queryDesc)
 {
+	/* totaltime may be another extension's, also on an EXPLAIN-only run */
 	if (queryDesc->totaltime != NULL &&
-		queryDesc->plannedstmt->queryId != UINT64CONST(0))
+		queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+		!explain_only(queryDesc->estate->es_top_eflags))
 	{
 		bool		track = tracking(nesting_level);
 		bool		watch = sdp_nplus1_watching(nesting_level);

@@ -33,8 +33,9 @@
  *	    triggers keeps its rows (the period is reported, not created);
  *	  - the periods made are bounded: the premake window, the gaps between
  *	    existing partitions, and periods of rows in the default partition
- *	    that lie between the first partition (or now - retention, when
- *	    later) and the end of the premake window.  Rows outside that window,
+ *	    that lie between the first partition (or premake intervals before
+ *	    now, when earlier) and the end of the premake window, and are not
+ *	    older than the retention.  Rows outside that window,
  *	    infinite keys included, stay in the default partition with a
  *	    WARNING and a log row; one call never makes more than
  *	    smart_dairy_perf.partition_max_create partitions;
@@ -62,6 +63,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -552,8 +554,9 @@ check_finite_bound(Datum value, const char *what)
  * $5); the gaps between existing partitions up to that window's end; and
  * the periods holding rows in the source ($11: the table being registered,
  * whose every period counts; otherwise the default partition, whose
- * periods count only from the first partition, or now - retention when
- * later, to the window's end).  Periods an existing partition overlaps,
+ * periods count only from the first partition, or premake intervals
+ * before now when earlier, to the window's end, and only while not older
+ * than the retention $10).  Periods an existing partition overlaps,
  * even partly, are left out; so are periods outside years 1 to 9998.
  * Column "outside" counts the source's rows no period was made for.
  * $1 parent, $2 interval, $3 premake, $6 key type, $7 time zone, $8
@@ -568,8 +571,9 @@ static const char *const periods_sql =
 "limits AS (SELECT n.t + $2 * $3 AS window_end, "
 "                  GREATEST(n.t + $2 * $3, pg_catalog.date_trunc($8, $5 AT TIME ZONE $7)) AS last_period, "
 "                  CASE WHEN $11 THEN '0001-01-01'::pg_catalog.timestamp "
-"                       ELSE coalesce((SELECT pg_catalog.min(from_local) FROM existing "
-"                                       WHERE from_local > '-infinity'), n.t) "
+"                       ELSE LEAST(coalesce((SELECT pg_catalog.min(from_local) FROM existing "
+"                                             WHERE from_local > '-infinity'), n.t), "
+"                                  n.t - $2 * $3) "
 "                  END AS data_from, "
 "                  CASE WHEN $11 THEN '9999-01-01'::pg_catalog.timestamp "
 "                       ELSE GREATEST(n.t + $2 * $3, pg_catalog.date_trunc($8, $5 AT TIME ZONE $7)) "
@@ -889,16 +893,28 @@ prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
  * statements that follow take, until the caller's AtEOXact_GUC(true,
  * returned level).  Also restricts search_path.
  */
+/*
+ * lock_timeout = smart_dairy_perf.maintenance_lock_timeout for the
+ * statements that follow, unless the session's is shorter, until the
+ * current GUC nest level ends.
+ */
+static void
+limit_lock_wait(void)
+{
+	if (sdp_maintenance_lock_timeout > 0 &&
+		(LockTimeout == 0 || LockTimeout > sdp_maintenance_lock_timeout))
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", sdp_maintenance_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+}
+
 static int
 enter_parent(Oid parent)
 {
 	int			nestlevel = sdp_restrict_search_path();
 
-	if (sdp_maintenance_lock_timeout > 0)
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", sdp_maintenance_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
+	limit_lock_wait();
 	(void) sdp_lock_partitioned_table(parent, true);
 	return nestlevel;
 }
@@ -1071,11 +1087,7 @@ maintain_parent(Oid parent, const char *name, TimestampTz started,
 		AtEOXact_GUC(true, nestlevel);
 		return;
 	}
-	if (sdp_maintenance_lock_timeout > 0)
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", sdp_maintenance_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
+	limit_lock_wait();
 	require_config(parent, &cfg);
 	check_config_writer(parent, &cfg);
 	(void) sdp_partition_step(&cfg.interval);

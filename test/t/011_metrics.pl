@@ -40,7 +40,7 @@ like($out, qr/^sdp_partitions_ahead gauge 1$/m, 'partitions ahead per managed ta
 like($out, qr/^sdp_matview_staleness_seconds gauge 1$/m, 'matview staleness');
 like($out, qr/^sdp_connections gauge [1-9]/m, 'connections');
 like($out, qr/^sdp_profiler_evictions counter 1$/m, 'profiler evictions');
-like($metrics, qr/^sdp_partitions_ahead\{parent="\\"page \\"\\"views\\"\\"\\\\x\\""\} 2$/m,
+like($metrics, qr/^sdp_partitions_ahead\{parent="public\.\\"page \\"\\"views\\"\\"\\\\x\\""\} 2$/m,
 	'a table name with quotes and a backslash is escaped in its label');
 like($metrics, qr/^sdp_query_exec_seconds_bucket\{datname="postgres",queryid="-?\d+",le="0.025"\} 3$/m,
 	'the three 20 ms sleeps fall under the 25 ms bucket');

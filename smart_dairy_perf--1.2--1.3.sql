@@ -186,6 +186,16 @@ $$;
 ALTER FUNCTION sdp._range_partitions(text, regclass)
     SET DateStyle = 'ISO, YMD' SET TimeZone = 'UTC' SET IntervalStyle = 'postgres';
 
+-- A period's start for messages: ISO, " BC" when it is, or infinity.
+CREATE FUNCTION sdp._period_text(local timestamp)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+SELECT CASE WHEN NOT pg_catalog.isfinite(local) THEN local::pg_catalog.text
+            WHEN local < '0001-01-01' THEN pg_catalog.to_char(local, 'YYYY-MM-DD HH24:MI:SS') || ' BC'
+            ELSE pg_catalog.to_char(local, 'YYYY-MM-DD HH24:MI:SS') END
+$$;
+
 ------------------------------------------------------------------------
 -- Index advice: statements are planned as the role that ran them, under
 -- the caller's search_path (passed on explicitly, since the functions

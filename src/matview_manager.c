@@ -202,10 +202,10 @@ refresh_one(Oid relid, const char *mode, RefreshResult *result)
 						  result->concurrently ? "CONCURRENTLY " : "", name),
 				 0, NULL, NULL, NULL);
 
-	/* counted here: REFRESH reports no row count */
-	sdp_spi_exec(psprintf("SELECT count(*), pg_catalog.pg_total_relation_size(%s) FROM %s",
-						  quote_literal_cstr(name), name),
-				 0, NULL, NULL, NULL);
+	/* counted here, as the owner (REFRESH reports no row count) */
+	sdp_spi_exec_as_owner(sdp_relation_owner(relid),
+						  psprintf("SELECT pg_catalog.count(*), pg_catalog.pg_total_relation_size(%s) FROM %s",
+								   quote_literal_cstr(name), name));
 	result->rows = DatumGetInt64(sdp_spi_datum(0, 1, &isnull));
 	size = DatumGetInt64(sdp_spi_datum(0, 2, &isnull));
 	result->duration_ms = elapsed_ms(started);

@@ -69,6 +69,7 @@
 
 #include "partition_manager.h"
 #include "sdp_config.h"
+#include "run_as_owner.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(sdp_partition_table);
@@ -756,8 +757,10 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 								 (Datum) 0, false, (Datum) 0, false, &report);
 
 	/* the data, then what hangs on the old table */
-	sdp_spi_exec(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
-						  qtable, cols, cols, qold), 0, NULL, NULL, NULL);
+	/* as the owner: its CHECK constraints and defaults run with its rights */
+	sdp_spi_exec_as_owner(owner,
+						  psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
+								   qtable, cols, cols, qold));
 	values[0] = ObjectIdGetDatum(relid);
 	n = sdp_spi_exec(
 		/* serial sequences follow their column to the new table */
@@ -814,23 +817,21 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 	/* last, so that the copied rows are not published as new ones */
 	run_all(props.publish_stmts);
 
-	sdp_maintenance_log(report.started, qtable, "partition table", "ok",
-						psprintf("converted on column %s", column));
+	sdp_maintenance_log_rel(newrelid, report.started, qtable, "partition table", "ok",
+							psprintf("converted on column %s", column));
 
-	/* the caller's search_path again: partitions are reported as it sees them */
-	AtEOXact_GUC(true, save_nestlevel);
-
-	/* report each partition with the rows it received */
+	/* report each partition with the rows it received (read as the owner) */
 	values[0] = ObjectIdGetDatum(newrelid);
-	n = sdp_spi_exec(psprintf(
-		"SELECT p.partition::text, coalesce(p.range_from, 'DEFAULT'), "
+	n = sdp_spi_exec_params_as_owner(owner, psprintf(
+		"SELECT p.partition::pg_catalog.text, coalesce(p.range_from, 'DEFAULT'), "
 		"       coalesce(p.range_to, 'DEFAULT'), coalesce(c.n, 0) "
 		"  FROM sdp._range_partitions(%s, $1) p "
-		"  LEFT JOIN (SELECT tableoid, count(*) AS n FROM %s GROUP BY tableoid) c "
-		"         ON c.tableoid = p.partition "
-		" WHERE p.parent = $1 ORDER BY p.is_default, p.from_local",
+		"  LEFT JOIN (SELECT tableoid, pg_catalog.count(*) AS n FROM %s GROUP BY tableoid) c "
+		"         ON c.tableoid = p.partition::pg_catalog.oid "
+		" WHERE p.parent::pg_catalog.oid = $1 ORDER BY p.is_default, p.from_local",
 		quote_literal_cstr(sdp_partition_timezone), qtable),
 		1, types, values, NULL);
+	AtEOXact_GUC(true, save_nestlevel);
 	for (uint64 i = 0; i < n; i++)
 	{
 		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;

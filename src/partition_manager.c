@@ -40,7 +40,9 @@
  *	    WARNING and a log row; one call never makes more than
  *	    smart_dairy_perf.partition_max_create partitions;
  *	  - a partition name taken by another table (a partition detached by
- *	    retention) gets a numbered suffix instead of failing every run;
+ *	    retention) gets a numbered suffix instead of failing every run, and
+ *	    after ten taken ones a random one (names squatted in a shared
+ *	    schema);
  *	  - one period that cannot be made (its own error) is logged and the
  *	    other periods still are; a lock that cannot be had within
  *	    smart_dairy_perf.maintenance_lock_timeout gives up the table for
@@ -276,16 +278,24 @@ free_table_name(const SdpPartitionKey *key, const char *suffix)
 
 	for (int i = 1; OidIsValid(get_relname_relid(name, nsp)); i++)
 	{
-		if (i > PARTITION_NAME_TRIES)
+		uint32		r;
+
+		if (i <= PARTITION_NAME_TRIES)
+		{
+			name = sdp_partition_name(key->relname, psprintf("%s_%d", suffix, i));
+			continue;
+		}
+		/* names squatted by another role: one nobody can guess */
+		if (i > 2 * PARTITION_NAME_TRIES || !pg_strong_random(&r, sizeof(r)))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_TABLE),
 					 errmsg("no free name for partition \"%s\" of table \"%s\"",
 							sdp_partition_name(key->relname, suffix), key->relname),
-					 errhint("Drop or rename the detached tables called %s_1 to %s_%d.",
+					 errhint("Drop or rename the tables called %s_1 to %s_%d.",
 							 sdp_partition_name(key->relname, suffix),
 							 sdp_partition_name(key->relname, suffix),
 							 PARTITION_NAME_TRIES)));
-		name = sdp_partition_name(key->relname, psprintf("%s_%d", suffix, i));
+		name = sdp_partition_name(key->relname, psprintf("%s_%08x", suffix, r));
 	}
 	return name;
 }
@@ -408,9 +418,9 @@ sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *rep
 }
 
 /*
- * A trigger on the default partition that would fire even with
+ * A trigger or rule on the default partition that would fire even with
  * session_replication_role = replica (ENABLE ALWAYS or ENABLE REPLICA),
- * or NULL.
+ * as "trigger name" or "rule name", or NULL.
  */
 static char *
 trigger_firing_on_move(Oid def)
@@ -418,9 +428,12 @@ trigger_firing_on_move(Oid def)
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(def)};
 
-	return sdp_spi_scalar_text("SELECT tgname FROM pg_catalog.pg_trigger "
+	return sdp_spi_scalar_text("SELECT pg_catalog.format('trigger %I', tgname) FROM pg_catalog.pg_trigger "
 							   "WHERE tgrelid = $1 AND tgenabled IN ('A', 'R') "
-							   "ORDER BY tgname LIMIT 1", 1, types, values);
+							   "UNION ALL "
+							   "SELECT pg_catalog.format('rule %I', rulename) FROM pg_catalog.pg_rewrite "
+							   "WHERE ev_class = $1 AND ev_enabled IN ('A', 'R') "
+							   "ORDER BY 1 LIMIT 1", 1, types, values);
 }
 
 /*
@@ -440,18 +453,17 @@ move_rows(const SdpPartitionKey *key, Oid def, const char *qname,
 	SdpSavedUser saved;
 	int64		moved;
 
-	sdp_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s LIMIT 1", qdef, range),
-				 0, NULL, NULL, NULL);
-	if (SPI_processed == 0)
+	if (sdp_spi_exec_as_owner(key->owner,
+							  psprintf("SELECT 1 FROM ONLY %s WHERE %s LIMIT 1", qdef, range)) == 0)
 		return 0;
 	trigger = trigger_firing_on_move(def);
 	if (trigger != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot move rows out of default partition \"%s\": trigger \"%s\" fires on every change",
+				 errmsg("cannot move rows out of default partition \"%s\": %s fires on every change",
 						get_rel_name(def), trigger),
-				 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a trigger enabled ALWAYS or REPLICA would see them."),
-				 errhint("Move the rows yourself, or enable the trigger as an ordinary one (ALTER TABLE ... ENABLE TRIGGER).")));
+				 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a trigger or rule enabled ALWAYS or REPLICA would see them."),
+				 errhint("Move the rows yourself, or enable it as an ordinary one (ALTER TABLE ... ENABLE TRIGGER or ENABLE RULE).")));
 	cols = copyable_columns(key->relid);
 
 	sdp_become_owner(key->owner, &saved);
@@ -606,8 +618,7 @@ static const char *const periods_sql =
 "  FROM todo t "
 "UNION ALL "
 "SELECT NULL, NULL, NULL, NULL, NULL, pg_catalog.sum(d.nrows)::pg_catalog.int8, "
-"       pg_catalog.to_char(pg_catalog.min(d.g), 'YYYY-MM-DD HH24:MI:SS'), "
-"       pg_catalog.to_char(pg_catalog.max(d.g), 'YYYY-MM-DD HH24:MI:SS') "
+"       sdp._period_text(pg_catalog.min(d.g)), sdp._period_text(pg_catalog.max(d.g)) "
 "  FROM data d "
 " WHERE NOT EXISTS (SELECT 1 FROM todo t WHERE t.g = d.g) "
 "   AND NOT EXISTS (SELECT 1 FROM existing e WHERE e.from_local <= d.g AND e.to_local > d.g) "
@@ -692,7 +703,9 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	values[8] = CStringGetTextDatum(step->name_format);
 	values[10] = BoolGetDatum(data_source != NULL);
 
-	n = sdp_spi_exec(psprintf(periods_sql, source_sql), 11, types, values, nulls);
+	/* it reads the owner's table: as the owner */
+	n = sdp_spi_exec_params_as_owner(key->owner, psprintf(periods_sql, source_sql),
+									 11, types, values, nulls);
 
 	/* copy the periods out of SPI's result before running more statements */
 	rows = palloc(sizeof(char *) * 5 * Max(n, 1));

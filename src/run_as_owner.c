@@ -93,11 +93,24 @@ sdp_restore_user(SdpSavedUser *saved)
 uint64
 sdp_spi_exec_as_owner(Oid owner, const char *sql)
 {
+	return sdp_spi_exec_params_as_owner(owner, sql, 0, NULL, NULL, NULL);
+}
+
+/*
+ * One statement with parameters as owner: every statement that reads a
+ * user's table goes through here too, since planning it evaluates the
+ * table's index expressions and partial-index predicates (constant
+ * folding).  Caller connected to SPI.  Returns rows processed.
+ */
+uint64
+sdp_spi_exec_params_as_owner(Oid owner, const char *sql, int nargs,
+							 Oid *argtypes, Datum *values, const char *nulls)
+{
 	SdpSavedUser saved;
 	uint64		n;
 
 	sdp_become_owner(owner, &saved);
-	n = sdp_spi_exec(sql, 0, NULL, NULL, NULL);
+	n = sdp_spi_exec(sql, nargs, argtypes, values, nulls);
 	sdp_restore_user(&saved);
 	return n;
 }

@@ -29,6 +29,9 @@ extern void sdp_become_role(Oid role, const char *search_path,
 							SdpSavedUser *saved);
 extern void sdp_restore_user(SdpSavedUser *saved);
 extern uint64 sdp_spi_exec_as_owner(Oid owner, const char *sql);
+extern uint64 sdp_spi_exec_params_as_owner(Oid owner, const char *sql, int nargs,
+										   Oid *argtypes, Datum *values,
+										   const char *nulls);
 extern int	sdp_restrict_search_path(void);
 extern bool sdp_config_writer_may_act(Oid writer, Oid relid);
 

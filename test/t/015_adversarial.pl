@@ -432,6 +432,33 @@ $cases++;
 
 is(superusers(), '', 'at the end, still nobody became superuser');
 unlike(slurp_file($node->logfile), qr/terminated by signal|PANIC/, 'and the server never crashed');
+
+# ---------------------------------------------------------------------
+# a crash in the middle of a maintenance run does not make a crash loop:
+# the worker's back-off survives the crash restart
+# ---------------------------------------------------------------------
+$node->safe_psql('postgres', q{ALTER SYSTEM SET smart_dairy_perf.maintenance_interval = '6s'});
+$node->reload;
+sql(q{CREATE MATERIALIZED VIEW slower_mv AS SELECT 1 AS s FROM pg_sleep(30) WITH NO DATA});
+sql(q{SELECT sdp.register_matview('slower_mv', '1 second')});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'smart_dairy_perf maintenance' AND query LIKE '%refresh%'
+	  AND state = 'active' AND now() - query_start > interval '1 second'}),
+	'the worker is in the middle of a long refresh');
+my $worker_pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity
+	WHERE backend_type = 'smart_dairy_perf maintenance' AND datname = 'adv'});
+my $t_crash = time;
+kill 'KILL', $worker_pid;
+$node->poll_query_until('postgres', 'SELECT true') or die 'no restart';
+$node->safe_psql($db, q{DELETE FROM sdp.matview_config WHERE matview = 'slower_mv'::regclass});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'smart_dairy_perf maintenance' AND datname = 'adv'}),
+	'the worker comes back after the crash restart');
+my $delay = time - $t_crash;
+cmp_ok($delay, '>=', 5, 'after its back-off (a maintenance_interval), not at once');
+note(sprintf('worker back after the crash in %.1f s', $delay));
+$cases++;
+
 note("adversarial cases: $cases");
 $node->stop;
 done_testing();

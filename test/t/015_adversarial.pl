@@ -430,6 +430,162 @@ sleep(2);
 is($rc, 0, 'a listed database without the extension can be dropped') or diag($err);
 $cases++;
 
+# ---------------------------------------------------------------------
+# Review findings (branch review): each block below reproduces a hole
+# that is still open; they fail until it is fixed.  Each case uses its
+# own role, and gives the role its attribute back afterwards, so that one
+# open hole does not hide the next.
+# ---------------------------------------------------------------------
+$node->safe_psql('postgres', q{CREATE ROLE carol LOGIN; CREATE ROLE dave LOGIN; CREATE ROLE erin LOGIN;});
+sql(q{
+GRANT INSERT, UPDATE, DELETE ON sdp.partition_config, sdp.matview_config TO carol, dave, erin;
+GRANT INSERT ON sdp.maintenance_log TO carol, dave, erin;
+GRANT USAGE ON SEQUENCE sdp.maintenance_log_id_seq TO carol, dave, erin;
+GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz),
+    sdp.create_partitions(regclass, timestamptz), sdp.register_matview(regclass, interval, text)
+    TO carol, dave, erin;
+GRANT CREATE ON SCHEMA public TO carol, dave, erin;
+CREATE TABLE public.probe_seen (who text, what text, su boolean);
+GRANT INSERT, SELECT ON public.probe_seen TO PUBLIC;
+-- a probe with teeth: VOLATILE (a non-volatile PL/pgSQL function can never
+-- run ALTER ROLE, whoever calls it), reached through an IMMUTABLE SQL
+-- wrapper that the planner folds when its argument is a constant
+CREATE FUNCTION public.probe(what text, role text) RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO public.probe_seen VALUES (current_user, what, current_setting('is_superuser') = 'on');
+    BEGIN EXECUTE format('ALTER ROLE %I SUPERUSER', role); EXCEPTION WHEN OTHERS THEN NULL; END;
+    RETURN 0;
+END $$;
+});
+sub probe_as_superuser
+{
+	my ($what) = @_;
+	return sql(qq{SELECT count(*) FROM public.probe_seen WHERE su AND what = '$what'});
+}
+
+# R1. The worker reads the default partition as itself (the bootstrap
+#     superuser), not as the owner: loading an index's expressions folds
+#     their constant calls of immutable functions with the worker's rights.
+($rc, $out, $err) = as_role('carol', q{
+CREATE FUNCTION public.carol_fold(int) RETURNS int LANGUAGE sql IMMUTABLE
+    AS $$ SELECT $1 + public.probe('carol index', 'carol') $$;
+CREATE TABLE carol_ev (id int, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+SELECT count(*) FROM sdp.manage_partitions('carol_ev');
+CREATE INDEX carol_ev_fold ON carol_ev ((id + public.carol_fold(0)));});
+is($rc, 0, 'carol indexes her managed table with a constant call of her function') or diag($err);
+ok(worker_runs(2), 'the worker runs over it');
+is(probe_as_superuser('carol index'), '0', 'R1: carol\'s index expression never ran as a superuser');
+is(sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'carol'}), 'f', 'R1: carol did not become superuser');
+sql(q{ALTER ROLE carol NOSUPERUSER});
+$cases++;
+
+# R2. The advisor plans each profiled statement as the role that ran it:
+#     for the worker's own statements that is the bootstrap superuser, and
+#     the statement's text is parsed again now, over whatever its names
+#     mean now.  Dave lets the worker move a row (its probe of the default
+#     partition is profiled), then puts a view in the default partition's
+#     place; a superuser's sdp.recommend_indexes() plans the view's query.
+($rc, $out, $err) = as_role('dave', q{
+CREATE FUNCTION public.dave_fold(int) RETURNS int LANGUAGE sql IMMUTABLE
+    AS $$ SELECT $1 + public.probe('dave view', 'dave') $$;
+CREATE TABLE dave_ev (id int, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+SELECT count(*) FROM sdp.manage_partitions('dave_ev', start_at => now() - interval '3 months');});
+is($rc, 0, 'dave manages his table') or diag($err);
+my $dave_month = sql(q{SELECT to_char(now() - interval '2 months', 'YYYY_MM')});
+$node->safe_psql($db, qq{SET ROLE dave; DROP TABLE dave_ev_p$dave_month;
+INSERT INTO dave_ev VALUES (1, date_trunc('month', now() - interval '2 months') + interval '1 day');});
+# (polled through the log: no statement of the test's superuser session
+# names dave's tables, so the only superuser statement over them is the worker's)
+ok($node->poll_query_until($db, q{SELECT count(*) > 0 FROM sdp.maintenance_log
+	WHERE object LIKE 'public.dave_ev_p%' AND action = 'create partition' AND message LIKE '%1 rows moved%'}),
+	'the worker moves his row');
+($rc, $out, $err) = as_role('dave', q{
+ALTER TABLE dave_ev DETACH PARTITION dave_ev_default;
+ALTER TABLE dave_ev_default RENAME TO dave_ev_old_default;
+CREATE VIEW public.dave_ev_default AS
+    SELECT id, at FROM dave_ev_old_default WHERE public.dave_fold(0) = 0;});
+is($rc, 0, 'dave puts a view where the default partition was') or diag($err);
+sql(q{SELECT count(*) FROM sdp.recommend_indexes()});
+sql(q{SELECT sdp.report('text')});
+is(probe_as_superuser('dave view'), '0',
+	'R2: a superuser\'s sdp.recommend_indexes() and sdp.report() never ran dave\'s function as a superuser');
+is(sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'dave'}), 'f', 'R2: dave did not become superuser');
+sql(q{ALTER ROLE dave NOSUPERUSER});
+$cases++;
+
+# R3. sdp.partition_table() reports the partitions under the caller's
+#     search_path: regclass = oid and oid = regclass are no exact match in
+#     pg_catalog, so operators the database owner plants in public win.
+($rc, $out, $err) = as_role('dbowner', q{
+CREATE FUNCTION public.eq_ro(regclass, oid) RETURNS boolean LANGUAGE sql
+    AS $$ SELECT public.probe('planted =', 'dbowner') = 0 AND $1::oid OPERATOR(pg_catalog.=) $2 $$;
+CREATE FUNCTION public.eq_or(oid, regclass) RETURNS boolean LANGUAGE sql
+    AS $$ SELECT public.probe('planted =', 'dbowner') = 0 AND $1 OPERATOR(pg_catalog.=) $2::oid $$;
+CREATE OPERATOR public.= (LEFTARG = regclass, RIGHTARG = oid, FUNCTION = public.eq_ro);
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.eq_or);});
+is($rc, 0, 'the database owner plants = (regclass, oid) and = (oid, regclass) in public') or diag($err);
+sql(q{CREATE TABLE plain_orders (id int, at date NOT NULL);
+INSERT INTO plain_orders SELECT g, current_date - g FROM generate_series(1, 10) g;});
+($rc, $out, $err) = $node->psql($db, q{SELECT count(*) FROM sdp.partition_table('plain_orders', 'at', '1 month', 2)});
+is($rc, 0, 'a superuser converts a table with the default search_path') or diag($err);
+is(probe_as_superuser('planted ='), '0', 'R3: sdp.partition_table() never called the planted operators');
+is(sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'dbowner'}), 'f', 'R3: dbowner did not become superuser');
+sql(q{ALTER ROLE dbowner NOSUPERUSER});
+$node->safe_psql($db, q{SET ROLE dbowner; DROP OPERATOR public.= (regclass, oid), public.= (oid, regclass);});
+$cases++;
+
+# R4. sdp.partition_table() copies the rows as the caller: a superuser who
+#     converts erin's table (even under search_path = pg_catalog) runs her
+#     CHECK constraint with superuser rights.
+($rc, $out, $err) = as_role('erin', q{
+CREATE TABLE erin_orders (id int, at date NOT NULL, CHECK (public.probe('erin check', 'erin') = 0));
+INSERT INTO erin_orders SELECT g, current_date - g FROM generate_series(1, 3) g;});
+is($rc, 0, 'erin has a table with a CHECK constraint calling a function') or diag($err);
+($rc, $out, $err) = $node->psql($db, q{SET search_path = pg_catalog;
+SELECT count(*) FROM sdp.partition_table('public.erin_orders', 'at', '1 month', 2)});
+is($rc, 0, 'a superuser converts it') or diag($err);
+is(probe_as_superuser('erin check'), '0', 'R4: erin\'s CHECK constraint never ran as a superuser');
+is(sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'erin'}), 'f', 'R4: erin did not become superuser');
+sql(q{ALTER ROLE erin NOSUPERUSER});
+$cases++;
+
+# R5. sdp.matviews (owned by the bootstrap superuser, readable by PUBLIC)
+#     reads sdp.matview_refresh_history with its owner's rights: row-level
+#     security is bypassed, and everyone reads every view's last error.
+($rc, $out, $err) = as_role('carol', q{
+CREATE MATERIALIZED VIEW carol_secret AS SELECT (1 / 0) AS n WITH NO DATA;
+SELECT sdp.register_matview('carol_secret', '1 second');});
+is($rc, 0, 'carol registers a view whose refresh fails') or diag($err);
+ok($node->poll_query_until($db, q{SELECT count(*) > 0 FROM sdp.matview_refresh_history
+	WHERE matview_oid = 'carol_secret'::regclass AND status = 'error'}), 'its refresh failed');
+($rc, $out, $err) = as_role('mallory', q{SELECT count(*) FROM sdp.matview_refresh_history
+	WHERE matview_oid = 'carol_secret'::regclass});
+is($out, '0', 'mallory reads no history row of carol\'s view');
+($rc, $out, $err) = as_role('mallory', q{SELECT coalesce(last_error, '') FROM sdp.matviews
+	WHERE matview = 'carol_secret'::regclass});
+is($out, '', 'R5: nor its last error through sdp.matviews');
+sql(q{SELECT sdp.unregister_matview('carol_secret')});
+$cases++;
+
+# R6. Another role squats the names of a future partition (the name and
+#     its ten numbered variants, in a schema both can write): the owner's
+#     period is never made, at every run.
+($rc, $out, $err) = as_role('mallory', q{
+DO $$ BEGIN
+    FOR i IN 0..10 LOOP
+        EXECUTE format('CREATE TABLE public.%I (x int)',
+                       'carol_ev_' || to_char(now() + interval '6 months', '"p"YYYY_MM')
+                       || CASE WHEN i > 0 THEN '_' || i ELSE '' END);
+    END LOOP;
+END $$;});
+is($rc, 0, 'mallory creates carol_ev_pYYYY_MM and _1 to _10 six months ahead') or diag($err);
+$node->safe_psql($db, q{SET ROLE carol; UPDATE sdp.partition_config SET premake = 8 WHERE parent = 'carol_ev'::regclass});
+ok(worker_runs(2), 'the worker runs with premake 8');
+is(sql(q{SELECT count(*) FROM sdp.maintenance_log WHERE object LIKE 'public.carol_ev%'
+	AND status = 'error' AND message LIKE '%no free name%'}), '0',
+	'R6: squatted names do not stop carol\'s partition from being made');
+$cases++;
+
 is(superusers(), '', 'at the end, still nobody became superuser');
 unlike(slurp_file($node->logfile), qr/terminated by signal|PANIC/, 'and the server never crashed');
 

@@ -108,20 +108,22 @@ UPDATE sdp.maintenance_log l SET object_owner = c.relowner
 COMMENT ON COLUMN sdp.maintenance_log.object_owner IS
 'owner of the table or view the row is about (NULL: the database); that role may read the row';
 
+-- (the same rule for writing and deleting: a role granted INSERT cannot
+-- forge a row about another owner's object, nor delete one)
 ALTER TABLE sdp.maintenance_log ENABLE ROW LEVEL SECURITY;
-CREATE POLICY read_own ON sdp.maintenance_log FOR SELECT
+CREATE POLICY own_objects ON sdp.maintenance_log
     USING (pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
            OR (object_owner IS NOT NULL AND pg_catalog.pg_has_role(object_owner, 'USAGE')));
-CREATE POLICY write_granted ON sdp.maintenance_log FOR INSERT WITH CHECK (true);
-CREATE POLICY delete_granted ON sdp.maintenance_log FOR DELETE USING (true);
 
 ALTER TABLE sdp.matview_refresh_history ENABLE ROW LEVEL SECURITY;
-CREATE POLICY read_own ON sdp.matview_refresh_history FOR SELECT
+CREATE POLICY own_objects ON sdp.matview_refresh_history
     USING (pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
            OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
                        WHERE c.oid = matview_oid AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
-CREATE POLICY write_granted ON sdp.matview_refresh_history FOR INSERT WITH CHECK (true);
-CREATE POLICY delete_granted ON sdp.matview_refresh_history FOR DELETE USING (true);
+
+-- The views over them read with the reader's rights, so the policies hold
+-- through them too.
+ALTER VIEW sdp.matviews SET (security_invoker = true);
 
 ------------------------------------------------------------------------
 -- Materialized views: a query that calls now(), current_date, random()

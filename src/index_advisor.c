@@ -42,7 +42,11 @@
  *	  a security-restricted operation, under the session's default
  *	  search_path; the statements built from observed predicates (fully
  *	  qualified) as the table's owner under pg_catalog, pg_temp.  A
- *	  statement whose role is gone is skipped.
+ *	  statement whose role is gone is skipped; a superuser's statement is
+ *	  planned as the one owner of the relations it reads (their index
+ *	  expressions are that owner's code), or not at all over several
+ *	  owners' relations; the maintenance worker's statements are not part
+ *	  of the workload.
  *
  *	  The hooks are installed only while the function runs, so planning
  *	  elsewhere never pays for them; the profiler is switched off for the
@@ -784,12 +788,52 @@ what_if(WorkItem *w, Candidate *c, bool *used, MemoryContext scratch)
  * ----------------------------------------------------------------------
  */
 
+static bool single_owner_mismatch(Node *node, Oid *owner);
+
 typedef struct ParseArgs
 {
 	WorkItem   *w;
 	MemoryContext keep;
 	MemoryContext scratch;
 } ParseArgs;
+
+/*
+ * Owner of every relation a query reads (through subqueries, sublinks and
+ * CTEs) in *owner; returns false when they have more than one owner.
+ */
+static bool
+single_owner_walker(Node *node, Oid *owner)
+{
+	if (node == NULL)
+		return true;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+			Oid			o;
+
+			if (rte->rtekind != RTE_RELATION)
+				continue;
+			o = sdp_relation_owner(rte->relid);
+			if (OidIsValid(*owner) && o != *owner)
+				return false;
+			*owner = o;
+		}
+		return !query_tree_walker(query, single_owner_mismatch, owner, 0);
+	}
+	return !expression_tree_walker(node, single_owner_mismatch, owner);
+}
+
+/* walker form of single_owner_walker(): true stops at a second owner */
+static bool
+single_owner_mismatch(Node *node, Oid *owner)
+{
+	return !single_owner_walker(node, owner);
+}
 
 /* Parse, analyze (parameter types inferred), rewrite, plan once. */
 static void
@@ -823,6 +867,21 @@ prepare_item(void *arg)
 	sdp_restore_user(&saved);
 	if (list_length(rewritten) != 1)
 		return;
+	/*
+	 * A superuser's statement is planned as the one owner of everything it
+	 * reads, not as the superuser: planning folds constant calls in the
+	 * tables' index expressions and predicates, which are their owners'
+	 * code.  Over several owners' tables it is not planned.
+	 */
+	if (superuser_arg(w->userid))
+	{
+		Oid			owner = InvalidOid;
+
+		if (!single_owner_walker((Node *) linitial(rewritten), &owner) ||
+			!OidIsValid(owner))
+			return;
+		w->userid = owner;
+	}
 	old = MemoryContextSwitchTo(a->keep);
 	w->query = copyObject(linitial(rewritten));
 	MemoryContextSwitchTo(old);
@@ -1194,8 +1253,10 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 					 "pg_catalog.sum(calls)::pg_catalog.text, "
 					 "pg_catalog.sum(total_exec_time)::pg_catalog.text, "
 					 "((pg_catalog.array_agg(userid ORDER BY total_exec_time DESC))[1])::pg_catalog.text "
-					 "FROM sdp.query_totals "
-					 "WHERE dbid = (SELECT oid FROM pg_catalog.pg_database "
+					 "FROM sdp.query_stats "
+					 /* the extension's own statements are not the workload */
+					 "WHERE application_name IS DISTINCT FROM 'smart_dairy_perf maintenance' "
+					 "AND dbid = (SELECT oid FROM pg_catalog.pg_database "
 					 "              WHERE datname = pg_catalog.current_database()) "
 					 "AND query OPERATOR(pg_catalog.~*) '^\\s*(select|with|update|delete)\\M' "
 					 "AND query OPERATOR(pg_catalog.!~) '\\msdp\\.' "

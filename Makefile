@@ -26,6 +26,24 @@ OBJS         = src/smart_dairy_perf.o \
                src/index_advisor.o \
                src/predicate_sampler.o \
                src/predicate_store.o
+EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+# The install script of the current version is built from src/sql/, one
+# file per capability, joined in this order (each after what it uses).
+SQL_SRC      = src/sql/profiler.sql \
+               src/sql/nplus1.sql \
+               src/sql/maintenance.sql \
+               src/sql/partitions.sql \
+               src/sql/matviews.sql \
+               src/sql/index_health.sql \
+               src/sql/health.sql \
+               src/sql/predicates.sql \
+               src/sql/advisor.sql \
+               src/sql/snapshots.sql \
+               src/sql/metrics.sql \
+               src/sql/report.sql
+DATA_built   = $(EXTENSION)--$(EXTVERSION).sql
+# Frozen: the 1.0 install script (CREATE EXTENSION ... VERSION '1.0') and
+# the upgrade scripts; from now on one small upgrade script per version.
 DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql \
                smart_dairy_perf--1.1--1.2.sql smart_dairy_perf--1.2--1.3.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
@@ -39,3 +57,10 @@ PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SRC) $(EXTENSION).control Makefile
+	{ printf '%s\n' '-- $@: built by make from the files in src/sql; edit those.' '' \
+	    '-- complain if script is sourced in psql, rather than via CREATE EXTENSION' \
+	    '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit' ''; \
+	  for f in $(SQL_SRC); do cat $$f && echo || exit 1; done; } > $@.tmp
+	mv $@.tmp $@

@@ -173,9 +173,18 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
 	WHERE backend_type = 'smart_dairy_perf maintenance'}), 1, 'while the primary has its worker');
 # the launcher has no database connection, so it is looked for by its
 # process title (cluster_name is the node's name)
-my @titles = split /\n/, `ps -eo args`;
-is(scalar(grep { /^postgres: standby: smart_dairy_perf/ } @titles), 0, 'no launcher process on the standby');
-is(scalar(grep { /^postgres: worker: smart_dairy_perf launcher/ } @titles), 1, 'one on the primary');
+# (children of each node's own postmaster: other clusters on the machine
+# may have the same names)
+sub children_titles
+{
+	my ($n) = @_;
+	my ($pm) = split /\n/, slurp_file($n->data_dir . '/postmaster.pid');
+	return split /\n/, `ps -o args= --ppid $pm`;
+}
+is(scalar(grep { /^postgres: standby: smart_dairy_perf/ } children_titles($standby)), 0,
+	'no launcher process on the standby');
+is(scalar(grep { /^postgres: worker: smart_dairy_perf launcher/ } children_titles($node)), 1,
+	'one on the primary');
 unlike(slurp_file($standby->logfile), qr/smart_dairy_perf: skipping|maintenance step/,
 	'the standby logs nothing about maintenance');
 my ($ret, $out, $err) = $standby->psql($db, 'SELECT * FROM sdp.run_maintenance()');

@@ -25,7 +25,8 @@ OBJS         = src/smart_dairy_perf.o \
                src/hypothetical_index.o \
                src/index_advisor.o \
                src/predicate_sampler.o \
-               src/predicate_store.o
+               src/predicate_store.o \
+               src/plan_advice.o
 EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 # The install script of the current version is built from src/sql/, one
 # file per capability, joined in this order (each after what it uses).
@@ -38,6 +39,7 @@ SQL_SRC      = src/sql/profiler.sql \
                src/sql/health.sql \
                src/sql/predicates.sql \
                src/sql/advisor.sql \
+               src/sql/plan_advice.sql \
                src/sql/snapshots.sql \
                src/sql/metrics.sql \
                src/sql/report.sql
@@ -48,7 +50,7 @@ DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql \
                smart_dairy_perf--1.1--1.2.sql smart_dairy_perf--1.2--1.3.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
-REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report
+REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report plan_advice
 REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
 
 PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \

@@ -247,13 +247,15 @@ for my $expect (
 	ok(index($fresh_text, $expect) >= 0, "the description has: $expect");
 }
 
-# every SQL and PL/pgSQL function but sdp.recommend_indexes(numeric) runs
-# with search_path = pg_catalog, pg_temp
+# every SQL and PL/pgSQL function runs with search_path = pg_catalog,
+# pg_temp but the two that must see the caller's (they plan or explain the
+# caller's statements, and name everything else fully):
+# sdp.recommend_indexes(numeric) and sdp.explain_advice(text, boolean, boolean)
 is($node->safe_psql('fresh', q{
 SELECT string_agg(p.oid::regprocedure::text, ', ')
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'sdp'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
-   AND p.oid <> 'sdp.recommend_indexes(numeric)'::regprocedure
+   AND p.oid NOT IN ('sdp.recommend_indexes(numeric)'::regprocedure, 'sdp.explain_advice(text, boolean, boolean)'::regprocedure)
    AND NOT 'search_path=pg_catalog, pg_temp' = ANY (coalesce(p.proconfig, '{}'))}),
 	'', 'fresh: every SQL function has the restricted search_path');
 

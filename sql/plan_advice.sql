@@ -113,3 +113,35 @@ SELECT * FROM sdp.explain_advice('SELECT * FROM no_such_table');
 
 RESET search_path;
 DROP SCHEMA pa CASCADE;
+
+-- findings that need a server in a state a test cannot count on (JIT
+-- compiled, parallel workers refused, planning slower than execution),
+-- read off JSON plans as EXPLAIN prints them
+SELECT finding, severity FROM sdp._plan_findings($$[{"Plan": {"Node Type": "Result", "Plan Rows": 1,
+  "Actual Rows": 1, "Actual Loops": 1, "Actual Total Time": 0.010},
+  "Planning Time": 2.5, "Execution Time": 0.020}]$$);
+SELECT finding FROM sdp._plan_findings($$[{"Plan": {"Node Type": "Result", "Plan Rows": 1,
+  "Actual Rows": 1, "Actual Loops": 1, "Actual Total Time": 0.010},
+  "Planning Time": 2.5, "Execution Time": 0.020}]$$, executions => 1);
+SELECT finding FROM sdp._plan_findings($$[{"Plan": {"Node Type": "Seq Scan", "Relation Name": "t", "Plan Rows": 100,
+  "Actual Rows": 100, "Actual Loops": 1, "Actual Total Time": 5.0},
+  "Planning Time": 0.1, "Execution Time": 20.0,
+  "JIT": {"Timing": {"Total": 15.0}}}]$$);
+SELECT finding FROM sdp._plan_findings($$[{"Plan": {"Node Type": "Gather", "Workers Planned": 4, "Workers Launched": 1,
+  "Plan Rows": 100, "Actual Rows": 100, "Actual Loops": 1, "Actual Total Time": 5.0,
+  "Plans": [{"Node Type": "Seq Scan", "Parent Relationship": "Outer", "Relation Name": "t",
+             "Plan Rows": 25, "Actual Rows": 25, "Actual Loops": 2, "Actual Total Time": 2.0}]},
+  "Planning Time": 0.1, "Execution Time": 5.5}]$$) WHERE finding <> 'time';
+SELECT finding FROM sdp._plan_findings($$[{"Plan": {"Node Type": "Gather", "Workers Planned": 4, "Workers Launched": 4,
+  "Plan Rows": 100, "Actual Rows": 100, "Actual Loops": 1, "Actual Total Time": 5.0},
+  "Planning Time": 0.1, "Execution Time": 5.5}]$$) WHERE finding <> 'time';
+SELECT finding FROM sdp._plan_findings($$[{"Plan": {"Node Type": "Nested Loop", "Plan Rows": 500,
+  "Actual Rows": 500, "Actual Loops": 1, "Actual Total Time": 50.0,
+  "Plans": [{"Node Type": "Seq Scan", "Parent Relationship": "Outer", "Relation Name": "a",
+             "Plan Rows": 500, "Actual Rows": 500, "Actual Loops": 1, "Actual Total Time": 1.0},
+            {"Node Type": "CTE Scan", "Parent Relationship": "Inner", "CTE Name": "totals",
+             "Plan Rows": 1, "Actual Rows": 1, "Actual Loops": 500, "Actual Total Time": 0.09}]},
+  "Planning Time": 0.1, "Execution Time": 50.5}]$$) WHERE finding <> 'time';
+-- a plan without actual rows (EXPLAIN without ANALYZE) has nothing measured to report
+SELECT count(*) AS findings FROM sdp._plan_findings($$[{"Plan": {"Node Type": "Seq Scan", "Relation Name": "t",
+  "Plan Rows": 100000}}]$$);

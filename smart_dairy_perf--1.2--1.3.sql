@@ -305,6 +305,7 @@ RETURNS TABLE (node_id integer, parent_id integer, depth integer, node jsonb,
                total_ms double precision, exclusive_ms double precision)
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH RECURSIVE walk(path, parent_path, depth, node) AS (
     SELECT ARRAY[1], NULL::integer[], 0, plan -> 0 -> 'Plan'
@@ -346,6 +347,7 @@ CREATE FUNCTION sdp._plan_condition_columns(node jsonb)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 SELECT coalesce(array_agg(DISTINCT m[1] ORDER BY m[1]), '{}')
   FROM unnest(ARRAY[node ->> 'Filter', node ->> 'Index Cond', node ->> 'Recheck Cond']) AS c(cond)
@@ -364,6 +366,7 @@ RETURNS TABLE (node_id integer, node_type text, relation text, index_name text,
                finding text, severity text, figures jsonb, suggestion text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH nodes AS (SELECT * FROM sdp._plan_nodes(plan)),
 top AS (SELECT (plan -> 0 ->> 'Planning Time')::float8 AS planning_ms,
@@ -529,6 +532,7 @@ CREATE FUNCTION sdp._plan_writes(plan jsonb)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 SELECT EXISTS (SELECT 1 FROM sdp._plan_nodes(plan) WHERE node_type = 'ModifyTable')
 $$;
@@ -589,3 +593,50 @@ $$;
 
 COMMENT ON FUNCTION sdp.explain_advice(text, boolean, boolean) IS
 'EXPLAIN ANALYZE a statement (rolled back) and return findings: misestimates, filters, spills, loops, heap fetches, lossy bitmaps, workers, planning and JIT time';
+
+-- The structured plans of this database's captured slow executions
+-- (slow_queries.c): 'captured' with the JSON plan when the execution was
+-- sampled with actual rows (plan_capture = slow_analyze), 'too large'
+-- over max_plan_json, 'not sampled' otherwise.  Another user's need
+-- pg_read_all_stats (plans show constants).
+CREATE FUNCTION sdp._slow_query_plans(
+    OUT seq bigint,
+    OUT executed_at timestamptz,
+    OUT duration_ms double precision,
+    OUT userid oid,
+    OUT queryid bigint,
+    OUT toplevel boolean,
+    OUT query text,
+    OUT plan_state text,
+    OUT plan text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sdp_slow_query_plans'
+LANGUAGE C VOLATILE;
+
+-- The findings of every captured slow execution, newest first; an
+-- execution whose plan was too large to keep says so.
+CREATE VIEW sdp.slow_query_advice AS
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           f.node_id, f.node_type, f.relation, f.index_name, f.finding,
+           f.severity, f.figures, f.suggestion
+      FROM sdp._slow_query_plans() p
+     CROSS JOIN LATERAL sdp._plan_findings(p.plan::pg_catalog.jsonb,
+           (SELECT pg_catalog.sum(t.calls)::pg_catalog.int8 FROM sdp.query_totals t
+             WHERE t.queryid = p.queryid AND t.userid = p.userid
+               AND t.dbid = (SELECT d.oid FROM pg_catalog.pg_database d
+                              WHERE d.datname = pg_catalog.current_database()))) f
+     WHERE p.plan_state = 'captured'
+    UNION ALL
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           NULL, NULL, NULL, NULL, 'plan too large for advice', 'info',
+           pg_catalog.jsonb_build_object('max_plan_json',
+                                         pg_catalog.current_setting('smart_dairy_perf.max_plan_json')),
+           'Raise smart_dairy_perf.max_plan_json (a restart) to keep plans this large in structured form.'
+      FROM sdp._slow_query_plans() p
+     WHERE p.plan_state = 'too large'
+     ORDER BY 1 DESC, 6;
+
+COMMENT ON VIEW sdp.slow_query_advice IS
+'findings of sdp.explain_advice for every slow execution captured with actual rows (plan_capture = slow_analyze)';
+
+GRANT SELECT ON sdp.slow_query_advice TO PUBLIC;

@@ -101,7 +101,8 @@ SELECT n FROM counters;
 SET statement_timeout = '200ms';
 SELECT * FROM sdp.explain_advice($$SELECT pg_sleep(2)$$);
 RESET statement_timeout;
-SELECT count(*) AS explained_after_a_cancel FROM sdp.explain_advice($$SELECT 1$$);
+-- (no "prepared statement already exists" after the cancel)
+SELECT count(*) >= 0 AS explained_after_a_cancel FROM sdp.explain_advice($$SELECT 1$$);
 
 -- bad input
 SELECT * FROM sdp.explain_advice(NULL);

@@ -33,6 +33,7 @@
 
 PG_FUNCTION_INFO_V1(sdp_query_stats);
 PG_FUNCTION_INFO_V1(sdp_slow_queries);
+PG_FUNCTION_INFO_V1(sdp_slow_query_plans);
 PG_FUNCTION_INFO_V1(sdp_profiler_info);
 PG_FUNCTION_INFO_V1(sdp_reset_all);
 PG_FUNCTION_INFO_V1(sdp_reset_query);
@@ -324,6 +325,16 @@ sdp_query_histograms(PG_FUNCTION_ARGS)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
+	return (Datum) 0;
+}
+
+/* sdp._slow_query_plans(): structured plans of this database's slow executions */
+Datum
+sdp_slow_query_plans(PG_FUNCTION_ARGS)
+{
+	sdp_store_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	sdp_slow_fill_plans((ReturnSetInfo *) fcinfo->resultinfo);
 	return (Datum) 0;
 }
 

@@ -31,6 +31,7 @@ extern int	sdp_max_query_text;
 extern int	sdp_slow_query_ms;
 extern int	sdp_max_slow_queries;
 extern int	sdp_max_plan_text;
+extern int	sdp_max_plan_json;
 extern int	sdp_plan_capture;
 extern double sdp_plan_sample_rate;
 extern bool sdp_save;

@@ -17,7 +17,14 @@
  *	  plan tree at ExecutorEnd (estimates only, no extra cost before the
  *	  statement is known to be slow).  With slow_analyze, profiler_hooks.c
  *	  asks for per-node row counts (no timing) for a sampled fraction of
- *	  statements, and the plan shows actual rows.
+ *	  statements, and the plan shows actual rows.  Such an execution also
+ *	  keeps its plan in structured form, EXPLAIN's JSON (VERBOSE, so names
+ *	  carry their schema), up to smart_dairy_perf.max_plan_json bytes: per
+ *	  node its type, relation, estimated and actual rows, loops, rows
+ *	  removed, sort and hash spills, buffers, workers planned and launched
+ *	  — what sdp.slow_query_advice reads (sdp._plan_findings).  A JSON plan
+ *	  that does not fit is not kept cut (it would not parse): the record
+ *	  says it was too large.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,8 +58,12 @@ typedef struct SlowRecord
 	char		appname[NAMEDATALEN];
 	int			query_len;
 	int			plan_len;		/* -1: no plan */
-	char		data[FLEXIBLE_ARRAY_MEMBER];	/* query, NUL, plan, NUL */
+	int			json_len;		/* JSON_NONE, JSON_TOO_LARGE or its length */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* query, NUL, plan, NUL, json, NUL */
 } SlowRecord;
+
+#define JSON_NONE		(-1)		/* not sampled with actual rows */
+#define JSON_TOO_LARGE	(-2)		/* longer than max_plan_json */
 
 typedef struct SlowRing
 {
@@ -67,7 +78,8 @@ static Size
 record_size(void)
 {
 	return MAXALIGN(offsetof(SlowRecord, data) +
-					sdp_max_query_text + 1 + sdp_max_plan_text + 1);
+					sdp_max_query_text + 1 + sdp_max_plan_text + 1 +
+					sdp_max_plan_json + 1);
 }
 
 static inline SlowRecord *
@@ -100,17 +112,19 @@ sdp_slow_shmem_startup(void)
 }
 
 /*
- * EXPLAIN text of the statement that is ending, or NULL.  Errors are caught
- * and dropped: a plan we cannot print must not fail the user's statement.
- * A cancel or shutdown request is re-thrown, never swallowed.
+ * EXPLAIN text of the statement that is ending, or NULL; with actual rows
+ * also its JSON in *json (NULL when not).  Errors are caught and dropped: a
+ * plan we cannot print must not fail the user's statement.  A cancel or
+ * shutdown request is re-thrown, never swallowed.
  */
 static char *
-explain_plan(QueryDesc *queryDesc, bool *analyzed)
+explain_plan(QueryDesc *queryDesc, double elapsed_ms, bool *analyzed, char **json)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	MemoryContext plan_cxt;
 	char	   *plan = NULL;
 
+	*json = NULL;
 	*analyzed = (queryDesc->instrument_options & INSTRUMENT_ROWS) != 0 &&
 		queryDesc->planstate != NULL && queryDesc->planstate->instrument != NULL;
 
@@ -134,6 +148,28 @@ explain_plan(QueryDesc *queryDesc, bool *analyzed)
 			es->str->data[--es->str->len] = '\0';
 		MemoryContextSwitchTo(caller_cxt);
 		plan = pstrdup(es->str->data);
+		MemoryContextSwitchTo(plan_cxt);
+
+		/* the structured form, for the findings: EXPLAIN's own JSON */
+		if (*analyzed && sdp_max_plan_json > 0)
+		{
+			ExplainState *js = NewExplainState();
+
+			js->format = EXPLAIN_FORMAT_JSON;
+			js->costs = true;
+			js->verbose = true;
+			js->analyze = true;
+			js->timing = es->timing;
+			js->buffers = (queryDesc->instrument_options & INSTRUMENT_BUFFERS) != 0;
+			ExplainBeginOutput(js);
+			ExplainOpenGroup("Query", NULL, true, js);
+			ExplainPrintPlan(js, queryDesc);
+			ExplainPropertyFloat("Execution Time", "ms", elapsed_ms, 3, js);
+			ExplainCloseGroup("Query", NULL, true, js);
+			ExplainEndOutput(js);
+			MemoryContextSwitchTo(caller_cxt);
+			*json = pstrdup(js->str->data);
+		}
 	}
 	PG_CATCH();
 	{
@@ -147,6 +183,7 @@ explain_plan(QueryDesc *queryDesc, bool *analyzed)
 		FlushErrorState();
 		FreeErrorData(edata);
 		plan = NULL;
+		*json = NULL;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller_cxt);
@@ -159,15 +196,23 @@ sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 				 double elapsed_ms, const char *query, int query_len)
 {
 	char	   *plan = NULL;
+	char	   *json = NULL;
 	bool		analyzed = false;
 	int			plan_len = -1;
+	int			json_len = JSON_NONE;
 	SlowRecord *rec;
 
 	if (ring == NULL || sdp_max_slow_queries <= 0)
 		return;
 
 	if (sdp_plan_capture != SDP_PLAN_OFF)
-		plan = explain_plan(queryDesc, &analyzed);
+		plan = explain_plan(queryDesc, elapsed_ms, &analyzed, &json);
+	if (json != NULL)
+	{
+		json_len = strlen(json);
+		if (json_len > sdp_max_plan_json)
+			json_len = JSON_TOO_LARGE;
+	}
 	if (plan != NULL)
 	{
 		plan_len = strlen(plan);
@@ -197,10 +242,20 @@ sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 		memcpy(rec->data + query_len + 1, plan, plan_len);
 		rec->data[query_len + 1 + plan_len] = '\0';
 	}
+	rec->json_len = json_len;
+	if (json_len >= 0)
+	{
+		char	   *dst = rec->data + query_len + 1 + Max(plan_len, 0) + 1;
+
+		memcpy(dst, json, json_len);
+		dst[json_len] = '\0';
+	}
 	LWLockRelease(ring->lock);
 
 	if (plan != NULL)
 		pfree(plan);
+	if (json != NULL)
+		pfree(json);
 }
 
 /* Clear the records of one query id, or all of them (queryid 0). */
@@ -231,6 +286,57 @@ sdp_slow_captured_total(void)
 	total = ring->next_seq - 1;
 	LWLockRelease(ring->lock);
 	return total;
+}
+
+#define PLAN_COLS 9
+
+/*
+ * Rows of sdp._slow_query_plans(): the structured plans of the captured
+ * executions of this database, newest first, with the same visibility as
+ * sdp.slow_queries.  json_state: 'captured', 'too large' (over
+ * max_plan_json) or 'not sampled' (no actual rows).  Takes ring->lock
+ * shared; the caller has set up a materialized SRF.
+ */
+void
+sdp_slow_fill_plans(ReturnSetInfo *rsinfo)
+{
+	Oid			me = GetUserId();
+	bool		see_all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
+	int			n = sdp_max_slow_queries;
+	uint64		newest;
+
+	LWLockAcquire(ring->lock, LW_SHARED);
+	newest = ring->next_seq - 1;
+	for (int i = 0; i < n && (uint64) i < newest; i++)
+	{
+		SlowRecord *rec = record_at((int) ((newest - 1 - i) % n));
+		Datum		values[PLAN_COLS];
+		bool		nulls[PLAN_COLS];
+		int			c = 0;
+
+		if (rec->seq == 0 || rec->dbid != MyDatabaseId ||
+			!(see_all || rec->userid == me))
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+		values[c++] = Int64GetDatumFast((int64) rec->seq);
+		values[c++] = TimestampTzGetDatum(rec->executed_at);
+		values[c++] = Float8GetDatum(rec->duration_ms);
+		values[c++] = ObjectIdGetDatum(rec->userid);
+		values[c++] = Int64GetDatumFast((int64) rec->queryid);
+		values[c++] = BoolGetDatum(rec->toplevel);
+		values[c++] = CStringGetTextDatum(rec->data);
+		values[c++] = CStringGetTextDatum(rec->json_len >= 0 ? "captured" :
+										  rec->json_len == JSON_TOO_LARGE ? "too large" :
+										  "not sampled");
+		if (rec->json_len >= 0)
+			values[c++] = CStringGetTextDatum(rec->data + rec->query_len + 1 +
+											  Max(rec->plan_len, 0) + 1);
+		else
+			nulls[c++] = true;
+		Assert(c == PLAN_COLS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(ring->lock);
 }
 
 #define SLOW_COLS 12

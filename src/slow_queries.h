@@ -22,5 +22,6 @@ extern void sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 extern void sdp_slow_reset(uint64 queryid);
 extern uint64 sdp_slow_captured_total(void);
 extern void sdp_slow_fill_tuplestore(ReturnSetInfo *rsinfo, bool showtext);
+extern void sdp_slow_fill_plans(ReturnSetInfo *rsinfo);
 
 #endif							/* SDP_SLOW_QUERIES_H */

@@ -53,6 +53,7 @@ int			sdp_max_queries = 5000;
 int			sdp_max_query_text = 1024;
 int			sdp_slow_query_ms = 1000;
 int			sdp_max_slow_queries = 200;
+int			sdp_max_plan_json = 32768;
 int			sdp_max_plan_text = 8192;
 int			sdp_plan_capture = SDP_PLAN_SLOW;
 double		sdp_plan_sample_rate = 0.1;
@@ -167,6 +168,11 @@ define_gucs(void)
 	DefineCustomIntVariable("smart_dairy_perf.max_plan_text",
 							"Longest plan text kept for a slow execution, in bytes.",
 							NULL, &sdp_max_plan_text, 8192, 256, 1048576,
+							PGC_POSTMASTER, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.max_plan_json",
+							"Longest structured (JSON) plan kept per slow execution sampled with actual rows; 0 keeps none.",
+							"The findings of sdp.slow_query_advice read it; a longer plan is not kept.",
+							&sdp_max_plan_json, 32768, 0, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	DefineCustomEnumVariable("smart_dairy_perf.plan_capture",
 							 "Plans kept with slow executions: off, slow (estimates) or slow_analyze (actual rows, sampled).",

@@ -80,7 +80,7 @@ RESET work_mem; RESET enable_seqscan; RESET enable_indexscan;
 SET work_mem = '64kB';
 SELECT node_type, finding FROM sdp.explain_advice($$SELECT * FROM farms ORDER BY note, id$$) LIMIT 1;
 SELECT node_type, (figures ->> 'share_pct')::numeric >= 50 AS most_of_the_time
-  FROM sdp.explain_advice($$SELECT * FROM farms ORDER BY note, id$$) WHERE finding = 'time';
+  FROM sdp.explain_advice($$SELECT * FROM farms ORDER BY note, id$$) WHERE finding = 'time' LIMIT 1;
 RESET work_mem;
 
 -- writes: refused, or run and rolled back

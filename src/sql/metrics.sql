@@ -114,6 +114,13 @@ SELECT
       (SELECT string_agg(format(E'sdp_connections{state=%s} %s\n', sdp._prom_label(state), n), '' ORDER BY state)
          FROM (SELECT c.state, sum(c.connections) AS n FROM sdp.connections c
                 WHERE c.database = current_database() GROUP BY c.state) x))
+  || sdp._prom_family('sdp_slow_plan_findings', 'gauge',
+      'Findings of plan advice on the slow executions captured with actual rows (sdp.slow_query_advice), by severity.',
+      (SELECT string_agg(format(E'sdp_slow_plan_findings{severity=%s} %s\n', sdp._prom_label(s.severity),
+                                coalesce(f.n, 0)), '' ORDER BY s.severity)
+         FROM unnest(ARRAY['high', 'medium']) s(severity)
+         LEFT JOIN (SELECT a.severity, count(*) AS n FROM sdp.slow_query_advice a
+                     WHERE a.finding <> 'time' GROUP BY a.severity) f USING (severity)))
   || sdp._prom_family('sdp_profiler_entries', 'gauge',
       'Statement statistics entries held in shared memory.',
       (SELECT format(E'sdp_profiler_entries %s\n', i.entries) FROM sdp.profiler_info i))

@@ -51,7 +51,9 @@ BEGIN
             || (SELECT string_agg('<th>' || sdp._html(c) || '</th>', '') FROM unnest(cols) c) || E'</tr>\n';
         FOR r IN SELECT * FROM json_array_elements(rows) LOOP
             out := out || '<tr>' || (SELECT string_agg(
-                       CASE WHEN c IN ('plan', 'suggestion', 'ddl', 'query', 'sample_query')
+                       CASE WHEN c = 'plan'
+                            THEN '<td><pre class="plan">' || sdp._html(r ->> c) || '</pre></td>'
+                            WHEN c IN ('suggestion', 'ddl', 'query', 'sample_query', 'advice')
                             THEN '<td><pre>' || sdp._html(r ->> c) || '</pre></td>'
                             ELSE '<td>' || sdp._html(r ->> c) || '</td>' END, '' ORDER BY o)
                    FROM unnest(cols) WITH ORDINALITY u(c, o)) || E'</tr>\n';
@@ -74,13 +76,13 @@ BEGIN
       INTO widths FROM unnest(cols) WITH ORDINALITY u(c, o);
     out := format(E'%s\n%s\n', title, repeat('-', length(title)));
     out := out || (SELECT string_agg(rpad(c, widths[o]), '  ' ORDER BY o)
-                     FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c NOT IN ('plan', 'suggestion')) || E'\n';
+                     FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c NOT IN ('plan', 'suggestion', 'advice')) || E'\n';
     FOR r IN SELECT * FROM json_array_elements(rows) LOOP
         line := (SELECT string_agg(rpad(left(regexp_replace(coalesce(r ->> c, ''), '\s+', ' ', 'g'), 60), widths[o]),
                                    '  ' ORDER BY o)
-                   FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c NOT IN ('plan', 'suggestion'));
+                   FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c NOT IN ('plan', 'suggestion', 'advice'));
         out := out || rtrim(line) || E'\n';
-        FOR i IN SELECT o FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c IN ('plan', 'suggestion') LOOP
+        FOR i IN SELECT o FROM unnest(cols) WITH ORDINALITY u(c, o) WHERE c IN ('plan', 'suggestion', 'advice') LOOP
             IF r ->> cols[i] IS NOT NULL THEN
                 out := out || regexp_replace(r ->> cols[i], '^', '    ', 'gn') || E'\n';
             END IF;
@@ -89,6 +91,17 @@ BEGIN
     RETURN out || E'\n';
 END
 $$;
+-- A duration for people: below a millisecond in microseconds ("12 µs"),
+-- not "0.00 ms"; then milliseconds with two decimals.
+CREATE FUNCTION sdp._duration_text(ms double precision)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE WHEN ms > 0 AND ms < 1 THEN round((ms * 1000)::numeric, CASE WHEN ms < 0.01 THEN 1 ELSE 0 END) || ' µs'
+            ELSE round(ms::numeric, 2) || ' ms' END
+$$;
+
 -- Inline SVG bar charts for the HTML report.  Latencies (unit 'ms') that
 -- span more than a factor of 100 are drawn on a logarithmic axis with a
 -- gridline per decade, so that a 0.02 ms lookup and an 800 ms report are
@@ -138,11 +151,13 @@ BEGIN
     IF log_axis THEN
         FOR d IN lo..hi LOOP
             svg := svg || format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#ccc"/>'
-                                 || '<text x="%s" y="%s" class="lg" text-anchor="middle">%s %s</text>',
+                                 || '<text x="%s" y="%s" class="lg" text-anchor="middle">%s</text>',
                                  left_x + round(chart_w * (d - lo)::numeric / (hi - lo), 1), top_y - 2,
                                  left_x + round(chart_w * (d - lo)::numeric / (hi - lo), 1), top_y + n * row_h,
                                  left_x + round(chart_w * (d - lo)::numeric / (hi - lo), 1), top_y + n * row_h + 14,
-                                 trim_scale(round(power(10::numeric, d), greatest(-d, 0))), unit);
+                                 CASE WHEN unit = 'ms' AND d < 0
+                                      THEN trim_scale(round(power(10::numeric, d + 3), greatest(-d - 3, 0))) || ' µs'
+                                      ELSE trim_scale(round(power(10::numeric, d), greatest(-d, 0))) || ' ' || unit END);
         END LOOP;
     END IF;
     FOR i IN 1..n LOOP
@@ -154,12 +169,12 @@ BEGIN
             w := CASE WHEN NOT log_axis THEN round((chart_w * v / vmax)::numeric, 1)
                       WHEN v <= 0 THEN 0
                       ELSE round((chart_w * greatest(log(v) - lo, 0.01) / (hi - lo))::numeric, 1) END;
-            svg := svg || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s %s</title></rect>'
+            svg := svg || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s</title></rect>'
                                  || '<text x="%s" y="%s" class="vl">%s</text>',
                                  left_x, y + (s - 1) * bar, w, bar - 2, colors[s], sdp._html(series[s]),
-                                 round(v::numeric, 3), unit,
+                                 CASE WHEN unit = 'ms' THEN sdp._duration_text(v) ELSE round(v::numeric, 3) || ' ' || unit END,
                                  left_x + round(w) + 4, y + (s - 1) * bar + bar - 3,
-                                 round(v::numeric, 2) || ' ' || unit);
+                                 CASE WHEN unit = 'ms' THEN sdp._duration_text(v) ELSE round(v::numeric, 2) || ' ' || unit END);
         END LOOP;
     END LOOP;
     RETURN svg || '</svg>';
@@ -252,9 +267,20 @@ BEGIN
            AND coalesce(t.query, '') !~ '\msdp\.'   -- not the extension's own calls
          ORDER BY total_exec_time DESC LIMIT 10
     $q$, 'no statements profiled yet');
+    -- beside each plan, the findings on it (sdp.slow_query_advice) when it
+    -- was captured with actual rows
     out := out || sdp._report_section(fmt, 'Slow queries (slowest execution per shape)', $q$
-        SELECT at, ms, app, query, plan FROM (
-            SELECT DISTINCT ON (queryid) to_char(executed_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
+        SELECT at, ms, app, query, plan,
+               coalesce((SELECT string_agg(a.severity || ': ' || a.finding || coalesce(' (' || a.node_type
+                                           || coalesce(' on ' || a.relation, '') || ')', '')
+                                           || E'\n  ' || a.suggestion, E'\n' ORDER BY a.node_id)
+                           FROM sdp.slow_query_advice a
+                          WHERE a.queryid = x.queryid AND a.executed_at = x.executed_at
+                            AND a.finding <> 'time'),
+                        CASE WHEN plan_analyzed THEN 'nothing to advise' ELSE '-' END) AS advice
+          FROM (
+            SELECT DISTINCT ON (queryid) queryid, executed_at, plan_analyzed,
+                   to_char(executed_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
                    round(duration_ms::numeric, 1) AS ms, application_name AS app,
                    left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
               FROM sdp.slow_queries ORDER BY queryid, duration_ms DESC) x
@@ -312,7 +338,7 @@ BEGIN
             || 'h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}'
             || 'table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:3px 6px;'
             || 'text-align:left;vertical-align:top}th{background:#f4f6f8}pre{margin:0;white-space:pre-wrap;'
-            || 'font-size:.9em}.none{color:#777;font-style:italic}.charts svg{display:block;margin:1em 0}'
+            || 'font-size:.9em}pre.plan{white-space:pre;overflow-x:auto;max-width:56em}.none{color:#777;font-style:italic}.charts svg{display:block;margin:1em 0}'
             || '.ct{font-weight:600;font-size:14px}.lb,.lg,.vl{font-size:11px}</style></head><body>'
             || format(E'<h1>smart_dairy_perf report: %s</h1>\n<p>%s</p>\n', sdp._html(current_database()),
                       to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ'))

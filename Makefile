@@ -16,6 +16,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/spi_util.o \
                src/run_as_owner.o \
                src/maintenance_lock.o \
+               src/maintenance_log.o \
                src/partition_bounds.o \
                src/partition_manager.o \
                src/partition_convert.o \

@@ -47,8 +47,8 @@
 
 #include "maintenance.h"
 #include "maintenance_lock.h"
+#include "maintenance_log.h"
 #include "run_as_owner.h"
-#include "partition_manager.h"
 #include "sdp_config.h"
 #include "spi_util.h"
 
@@ -155,11 +155,18 @@ sdp_maintenance_run_step(int step, SdpStepResult *result)
 						result->status, result->message);
 }
 
-/* Log a step that failed as a whole (after its rollback). */
+/*
+ * A step that failed as a whole: its log row, then a WARNING with the
+ * error as detail.  Caller connected to SPI, in a transaction other than
+ * the one (or the subtransaction) that failed.
+ */
 void
 sdp_maintenance_step_failed(int step, TimestampTz started, const char *message)
 {
-	sdp_maintenance_step_logged(step, started, "error", message);
+	sdp_maintenance_log_failure(InvalidOid, started, database_object(),
+								steps[step].name, "error", NULL, message,
+								"maintenance step \"%s\" in database \"%s\" failed",
+								steps[step].name, get_database_name(MyDatabaseId));
 }
 
 /* Log a step's outcome, as the caller (connected to SPI). */
@@ -249,9 +256,6 @@ sdp_run_maintenance(PG_FUNCTION_ARGS)
 		sdp_maintenance_step_failed(i, started, edata->message);
 		step_row(rsinfo, steps[i].name, "error", edata->message,
 				 (double) (GetCurrentTimestamp() - started) / 1000.0);
-		ereport(WARNING,
-				(errmsg("smart_dairy_perf: maintenance step \"%s\" failed: %s",
-						steps[i].name, edata->message)));
 		FreeErrorData(edata);
 	}
 

@@ -503,7 +503,8 @@ log_skipped(void *arg)
 
 /*
  * One step in its own transaction.  An error is reported to the server
- * log, the transaction rolled back, and the failure logged in a new one.
+ * log, the transaction rolled back, and the failure logged (with a
+ * WARNING) in a new one.
  */
 static bool
 run_step_in_transaction(int step, MemoryContext runcxt)
@@ -527,10 +528,7 @@ run_step_in_transaction(int step, MemoryContext runcxt)
 		AbortCurrentTransaction();
 		RESUME_INTERRUPTS();
 
-		ereport(WARNING,
-				(errmsg("smart_dairy_perf: maintenance step \"%s\" in database \"%s\" failed: %s",
-						sdp_maintenance_step_name(step),
-						MyBgworkerEntry->bgw_extra, edata->message)));
+		/* logged and reported as a WARNING in a transaction of its own */
 		call.error = edata->message;
 		in_transaction(log_step_failure, &call);
 		ok = false;

@@ -67,6 +67,7 @@
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 
+#include "maintenance_log.h"
 #include "partition_manager.h"
 #include "sdp_config.h"
 #include "run_as_owner.h"
@@ -244,7 +245,7 @@ saved_definitions(Oid relid, const char *qnew, int *count)
 	n = sdp_spi_exec(
 		/* primary key, unique and foreign-key constraints, by name */
 		"SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2, conname, "
-		"              pg_catalog.pg_get_constraintdef(oid)), 1 AS ord, conname::text AS name "
+		"              pg_catalog.pg_get_constraintdef(oid)) AS stmt, 1 AS ord, conname::text AS name "
 		"  FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype IN ('p', 'u', 'f') "
 		"UNION ALL "
 		/* other indexes: their definition names the table as it is now */
@@ -282,7 +283,9 @@ saved_definitions(Oid relid, const char *qnew, int *count)
 		" WHERE pg_catalog.obj_description($1, 'pg_class') IS NOT NULL "
 		"ORDER BY 2, 3",
 		2, types, values, NULL);
-	defs = sdp_spi_copy_rows(1);
+	defs = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		defs[i] = sdp_spi_get_text(i, "stmt");
 	*count = (int) n;
 	return defs;
 }
@@ -632,48 +635,42 @@ run_all(List *stmts)
 		sdp_spi_exec((char *) lfirst(lc), 0, NULL, NULL, NULL);
 }
 
-/*
- * sdp.partition_table(table, column, partition_interval, premake)
- */
-Datum
-sdp_partition_table(PG_FUNCTION_ARGS)
+/* One conversion, handed from phase to phase of sdp_partition_table(). */
+typedef struct Conversion
 {
-	Oid			relid;
+	/* the arguments, checked */
+	Oid			relid;			/* the plain table */
 	char	   *column;
+	AttrNumber	attnum;
 	Interval   *interval;
 	int			premake;
-	char		relkind;
-	AttrNumber	attnum;
-	Oid			typid;
+	/* names */
 	char	   *schema;
 	char	   *relname;
-	char	   *old_name;
+	char	   *old_name;		/* the plain table's name while it is copied */
 	char	   *qtable;
 	char	   *qold;
-	char	   *cols;
-	char	  **defs;
-	int			ndefs;
-	SdpPartitionKey key;
-	SdpPartitionReport report;
+	/* saved before the swap */
 	Oid			owner;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1];
-	bool		isnull;
-	uint64		n;
-	Oid			newrelid;
+	char	   *cols;			/* the columns INSERT ... SELECT copies */
+	char	  **defs;			/* saved_definitions() */
+	int			ndefs;
 	SavedProperties props;
-	int			save_nestlevel;
+	/* made by the swap */
+	Oid			newrelid;
+	TimestampTz started;
+} Conversion;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table, column, partition_interval and premake must not be NULL")));
-	relid = PG_GETARG_OID(0);
-	column = NameStr(*PG_GETARG_NAME(1));
-	interval = PG_GETARG_INTERVAL_P(2);
-	premake = PG_GETARG_INT32(3);
+/*
+ * The checks that need no lock and no SPI: the arguments, the kind of
+ * relation, ownership, the key column and its type.  Fills conv.
+ */
+static void
+check_arguments(Oid relid, const char *column, Interval *interval, int premake,
+				Conversion *conv)
+{
+	char		relkind = get_rel_relkind(relid);
 
-	relkind = get_rel_relkind(relid);
 	if (relkind == RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -685,86 +682,109 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not a table", get_rel_name(relid)),
 				 errhint("Only plain tables can be converted.")));
 	sdp_partition_check_owner(relid);
-	attnum = get_attnum(relid, column);
-	if (attnum == InvalidAttrNumber)
+	conv->attnum = get_attnum(relid, column);
+	if (conv->attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of table %s does not exist", column,
 						get_rel_name(relid))));
-	typid = get_atttype(relid, attnum);
-	sdp_partition_check_key_type(typid, column);
+	sdp_partition_check_key_type(get_atttype(relid, conv->attnum), column);
 	(void) sdp_partition_step(interval);
 	sdp_partition_check_premake(premake);
 
-	schema = get_namespace_name(get_rel_namespace(relid));
-	relname = get_rel_name(relid);
-	qtable = quote_qualified_identifier(schema, relname);
-	old_name = sdp_partition_name(relname, "sdp_old");
-	qold = quote_qualified_identifier(schema, old_name);
-	owner = InvalidOid;
+	conv->relid = relid;
+	conv->column = pstrdup(column);
+	conv->interval = interval;
+	conv->premake = premake;
+	conv->schema = get_namespace_name(get_rel_namespace(relid));
+	conv->relname = get_rel_name(relid);
+	conv->qtable = quote_qualified_identifier(conv->schema, conv->relname);
+	conv->old_name = sdp_partition_name(conv->relname, "sdp_old");
+	conv->qold = quote_qualified_identifier(conv->schema, conv->old_name);
+}
 
-	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+/*
+ * What must be carried to the new table, read while the plain table still
+ * has its name: the owner, the columns to copy, definitions and properties.
+ * Caller connected to SPI, holding ACCESS EXCLUSIVE on the table.
+ */
+static void
+save_carried(Conversion *conv)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(conv->relid)};
+	bool		isnull;
 
-	/* every statement below, and every definition deparsed, in pg_catalog terms */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-
-	sdp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", qtable),
-				 0, NULL, NULL, NULL);
-	check_convertible(relid, attnum, column);
-
-	values[0] = ObjectIdGetDatum(relid);
 	sdp_spi_exec("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1",
 				 1, types, values, NULL);
-	owner = DatumGetObjectId(sdp_spi_datum(0, 1, &isnull));
-	cols = pstrdup(sdp_spi_scalar_text(
-		"SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
-		"FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
-		"AND NOT attisdropped AND attgenerated = ''", 1, types, values));
-	defs = saved_definitions(relid, qtable, &ndefs);
-	saved_properties(relid, qtable, &props);
+	conv->owner = DatumGetObjectId(sdp_spi_get(0, "relowner", OIDOID, &isnull));
+	conv->cols = sdp_partition_copyable_columns(conv->relid);
+	conv->defs = saved_definitions(conv->relid, conv->qtable, &conv->ndefs);
+	saved_properties(conv->relid, conv->qtable, &conv->props);
+}
 
-	/* the new table takes the name; the old one keeps the data until copied */
-	sdp_spi_exec(psprintf("ALTER TABLE %s RENAME TO %s", qtable,
-						  quote_identifier(old_name)), 0, NULL, NULL, NULL);
+/*
+ * The swap: the plain table steps aside (renamed, row-level security off so
+ * that every row is copied), a partitioned table shaped like it takes its
+ * name and owner, registered with partitions for all its data and premake
+ * intervals ahead.  Caller connected to SPI.
+ */
+static void
+swap_tables(Conversion *conv)
+{
+	SdpPartitionKey key;
+	SdpPartitionReport report;
+	SavedProperties *props = &conv->props;
+
+	sdp_spi_exec(psprintf("ALTER TABLE %s RENAME TO %s", conv->qtable,
+						  quote_identifier(conv->old_name)), 0, NULL, NULL, NULL);
 	/* FORCE would hide rows from the owner, and they would not be copied */
-	if (props.rls || props.force_rls)
+	if (props->rls || props->force_rls)
 		sdp_spi_exec(psprintf("ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, "
-							  "DISABLE ROW LEVEL SECURITY", qold), 0, NULL, NULL, NULL);
+							  "DISABLE ROW LEVEL SECURITY", conv->qold), 0, NULL, NULL, NULL);
 	sdp_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 						  "INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE "
 						  "INCLUDING COMMENTS INCLUDING COMPRESSION) PARTITION BY RANGE (%s)%s%s",
-						  qtable, qold, quote_identifier(column),
-						  props.tablespace ? " TABLESPACE " : "",
-						  props.tablespace ? quote_identifier(props.tablespace) : ""),
+						  conv->qtable, conv->qold, quote_identifier(conv->column),
+						  props->tablespace ? " TABLESPACE " : "",
+						  props->tablespace ? quote_identifier(props->tablespace) : ""),
 				 0, NULL, NULL, NULL);
-	newrelid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(qtable)));
-	if (owner != GetUserId())
-		sdp_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qtable,
-							  quote_identifier(GetUserNameFromId(owner, false))),
+	conv->newrelid = DatumGetObjectId(DirectFunctionCall1(regclassin,
+														  CStringGetDatum(conv->qtable)));
+	if (conv->owner != GetUserId())
+		sdp_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", conv->qtable,
+							  quote_identifier(GetUserNameFromId(conv->owner, false))),
 					 0, NULL, NULL, NULL);
 
 	/* partitions for all the data and premake intervals ahead */
-	sdp_partition_key(newrelid, &key);
+	sdp_partition_key(conv->newrelid, &key);
 	report.rsinfo = NULL;
 	report.log = true;
-	report.started = GetCurrentTimestamp();
-	sdp_partition_save_config(newrelid, interval, premake, NULL, "detach");
+	report.started = conv->started;
+	sdp_partition_save_config(conv->newrelid, conv->interval, conv->premake, NULL, "detach");
 	sdp_partition_ensure_default(&key, &report);
-	sdp_partition_create_missing(&key, interval, premake, qold,
+	sdp_partition_create_missing(&key, conv->interval, conv->premake, conv->qold,
 								 (Datum) 0, false, (Datum) 0, false, &report);
+}
 
-	/* the data, then what hangs on the old table */
-	/* as the owner: its CHECK constraints and defaults run with its rights */
-	sdp_spi_exec_as_owner(owner,
+/*
+ * The copy: the rows, as the owner (its CHECK constraints and defaults run
+ * with its rights); serial sequences follow their column and identity
+ * sequences continue where the old ones were; then the old table goes.
+ * Caller connected to SPI.
+ */
+static void
+copy_rows(Conversion *conv)
+{
+	uint64		n;
+	char	  **fixups;
+
+	sdp_spi_exec_as_owner(conv->owner,
 						  psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
-								   qtable, cols, cols, qold));
-	values[0] = ObjectIdGetDatum(relid);
+								   conv->qtable, conv->cols, conv->cols, conv->qold));
 	n = sdp_spi_exec(
 		/* serial sequences follow their column to the new table */
-		"SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, $2, a.attname) "
+		"SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, $2, a.attname) AS stmt "
 		"  FROM pg_catalog.pg_depend d "
 		"  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
 		"  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
@@ -778,72 +798,133 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		" WHERE a.attrelid = $1 AND a.attidentity <> '' AND NOT a.attisdropped",
 		2, (Oid[]) {OIDOID, TEXTOID},
-		(Datum[]) {ObjectIdGetDatum(relid), CStringGetTextDatum(qtable)}, NULL);
-	{
-		char	  **fixups = sdp_spi_copy_rows(1);
+		(Datum[]) {ObjectIdGetDatum(conv->relid), CStringGetTextDatum(conv->qtable)}, NULL);
+	fixups = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		fixups[i] = sdp_spi_get_text(i, "stmt");
+	for (uint64 i = 0; i < n; i++)
+		sdp_spi_exec(fixups[i], 0, NULL, NULL, NULL);
+	sdp_spi_exec(psprintf("DROP TABLE %s", conv->qold), 0, NULL, NULL, NULL);
+}
 
-		for (uint64 i = 0; i < n; i++)
-			sdp_spi_exec(fixups[i], 0, NULL, NULL, NULL);
-	}
-	sdp_spi_exec(psprintf("DROP TABLE %s", qold), 0, NULL, NULL, NULL);
+/*
+ * Restoring, once the old table is gone: keys, indexes, comments and grants
+ * under their original names, identity sequences, column settings,
+ * extended statistics, replica identity, row-level security and policies on
+ * the parent; storage parameters and inherited properties on each
+ * partition; publications last, so that the copied rows are not published
+ * as new ones.  Caller connected to SPI.
+ */
+static void
+restore_carried(Conversion *conv)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(conv->newrelid)};
+	bool		isnull;
+	uint64		n;
+	Oid		   *parts;
 
-	/* keys, indexes, comments and grants, under their original names */
-	for (int i = 0; i < ndefs; i++)
-		sdp_spi_exec(defs[i], 0, NULL, NULL, NULL);
-	restore_identity_sequences(newrelid, props.identities);
-	/* column settings, extended statistics, replica identity, RLS, policies */
-	run_all(props.parent_stmts);
+	for (int i = 0; i < conv->ndefs; i++)
+		sdp_spi_exec(conv->defs[i], 0, NULL, NULL, NULL);
+	restore_identity_sequences(conv->newrelid, conv->props.identities);
+	run_all(conv->props.parent_stmts);
 
-	/* what each partition needs of its own: storage parameters and the above */
-	values[0] = ObjectIdGetDatum(newrelid);
 	n = sdp_spi_exec("SELECT inhrelid AS partition FROM pg_catalog.pg_inherits "
 					 "WHERE inhparent = $1 ORDER BY inhrelid", 1, types, values, NULL);
+	parts = palloc(sizeof(Oid) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		parts[i] = DatumGetObjectId(sdp_spi_get(i, "partition", OIDOID, &isnull));
+	for (uint64 i = 0; i < n; i++)
 	{
-		Oid		   *parts = palloc(sizeof(Oid) * Max(n, 1));
-
-		for (uint64 i = 0; i < n; i++)
-			parts[i] = DatumGetObjectId(sdp_spi_get(i, "partition", OIDOID, &isnull));
-		for (uint64 i = 0; i < n; i++)
-		{
-			if (props.storage)
-				sdp_spi_exec(psprintf("ALTER TABLE %s SET (%s)",
-									  quote_qualified_identifier(get_namespace_name(get_rel_namespace(parts[i])),
-																 get_rel_name(parts[i])),
-									  props.storage), 0, NULL, NULL, NULL);
-			sdp_partition_inherit_properties(newrelid, parts[i]);
-		}
+		if (conv->props.storage)
+			sdp_spi_exec(psprintf("ALTER TABLE %s SET (%s)",
+								  quote_qualified_identifier(get_namespace_name(get_rel_namespace(parts[i])),
+															 get_rel_name(parts[i])),
+								  conv->props.storage), 0, NULL, NULL, NULL);
+		sdp_partition_inherit_properties(conv->newrelid, parts[i]);
 	}
 
-	/* last, so that the copied rows are not published as new ones */
-	run_all(props.publish_stmts);
+	run_all(conv->props.publish_stmts);
+}
 
-	sdp_maintenance_log_rel(newrelid, report.started, qtable, "partition table", "ok",
-							psprintf("converted on column %s", column));
+/*
+ * Reporting: the log row, and each partition with the rows it received
+ * (read as the owner) as the function's result.  Caller connected to SPI.
+ */
+static void
+report_partitions(Conversion *conv, ReturnSetInfo *rsinfo)
+{
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2] = {ObjectIdGetDatum(conv->newrelid),
+		CStringGetTextDatum(sdp_partition_timezone)};
+	uint64		n;
 
-	/* report each partition with the rows it received (read as the owner) */
-	values[0] = ObjectIdGetDatum(newrelid);
-	n = sdp_spi_exec_params_as_owner(owner, psprintf(
-		"SELECT p.partition::pg_catalog.text, coalesce(p.range_from, 'DEFAULT'), "
-		"       coalesce(p.range_to, 'DEFAULT'), coalesce(c.n, 0) "
-		"  FROM sdp._range_partitions(%s, $1) p "
+	sdp_maintenance_log_rel(conv->newrelid, conv->started, conv->qtable,
+							"partition table", "ok",
+							psprintf("converted on column %s", conv->column));
+
+	n = sdp_spi_exec_params_as_owner(conv->owner, psprintf(
+		"SELECT p.partition::pg_catalog.text AS name, "
+		"       coalesce(p.range_from, 'DEFAULT') AS range_from, "
+		"       coalesce(p.range_to, 'DEFAULT') AS range_to, "
+		"       coalesce(c.n, 0)::pg_catalog.int8 AS nrows "
+		"  FROM sdp._range_partitions($2, $1) p "
 		"  LEFT JOIN (SELECT tableoid, pg_catalog.count(*) AS n FROM %s GROUP BY tableoid) c "
 		"         ON c.tableoid = p.partition::pg_catalog.oid "
 		" WHERE p.parent::pg_catalog.oid = $1 ORDER BY p.is_default, p.from_local",
-		quote_literal_cstr(sdp_partition_timezone), qtable),
-		1, types, values, NULL);
-	AtEOXact_GUC(true, save_nestlevel);
+		conv->qtable),
+		2, types, values, NULL);
 	for (uint64 i = 0; i < n; i++)
 	{
-		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 		Datum		out[4];
 		bool		outnulls[4] = {false, false, false, false};
 
-		out[0] = CStringGetTextDatum(sdp_spi_value(i, 1));
-		out[1] = CStringGetTextDatum(sdp_spi_value(i, 2));
-		out[2] = CStringGetTextDatum(sdp_spi_value(i, 3));
-		out[3] = Int64GetDatum(strtoll(sdp_spi_value(i, 4), NULL, 10));
+		out[0] = CStringGetTextDatum(sdp_spi_get_text(i, "name"));
+		out[1] = CStringGetTextDatum(sdp_spi_get_text(i, "range_from"));
+		out[2] = CStringGetTextDatum(sdp_spi_get_text(i, "range_to"));
+		out[3] = Int64GetDatum(sdp_spi_int64(i, "nrows"));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
+}
+
+/*
+ * sdp.partition_table(table, column, partition_interval, premake): the
+ * phases above, in one transaction, under search_path = pg_catalog,
+ * pg_temp from the lock to the report.
+ */
+Datum
+sdp_partition_table(PG_FUNCTION_ARGS)
+{
+	Conversion	conv;
+	int			save_nestlevel;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table, column, partition_interval and premake must not be NULL")));
+	memset(&conv, 0, sizeof(conv));
+	check_arguments(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
+					PG_GETARG_INTERVAL_P(2), PG_GETARG_INT32(3), &conv);
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+
+	/* every statement below, and every definition deparsed, in pg_catalog terms */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	sdp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", conv.qtable),
+				 0, NULL, NULL, NULL);
+	check_convertible(conv.relid, conv.attnum, conv.column);
+	save_carried(&conv);
+	conv.started = GetCurrentTimestamp();
+	swap_tables(&conv);
+	copy_rows(&conv);
+	restore_carried(&conv);
+	report_partitions(&conv, (ReturnSetInfo *) fcinfo->resultinfo);
+
+	AtEOXact_GUC(true, save_nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }

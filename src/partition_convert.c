@@ -75,29 +75,33 @@
 
 PG_FUNCTION_INFO_V1(sdp_partition_table);
 
-/* Run a catalog check; if it returns a row, refuse with its text. */
-static void
-refuse_if(const char *sql, Oid relid, int sqlstate, const char *what,
-		  const char *hint)
+/*
+ * Run a catalog query about relid ($1) and return its first row's column
+ * "found" as text, or NULL when it returns no row.  Caller connected to SPI.
+ */
+static char *
+catalog_find(const char *sql, Oid relid)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	char	   *found = sdp_spi_scalar_text(sql, 1, types, values);
 
-	if (found != NULL)
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("cannot partition table \"%s\": %s %s", get_rel_name(relid),
-						what, found),
-				 errhint("%s", hint)));
+	if (sdp_spi_exec(sql, 1, types, values, NULL) == 0)
+		return NULL;
+	return sdp_spi_get_text(0, "found");
 }
 
+/*
+ * Refuse, before anything changes, a table the conversion could not carry
+ * over as it is: one complete message per refusal, each with a hint.
+ * Caller connected to SPI, holding ACCESS EXCLUSIVE on the table.
+ */
 static void
 check_convertible(Oid relid, AttrNumber attnum, const char *column)
 {
 	Oid			types[2] = {OIDOID, INT2OID};
 	Datum		values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
-	char	   *bad;
+	const char *relname = get_rel_name(relid);
+	char	   *found;
 	char	   *persistence;
 	char	   *am;
 
@@ -109,128 +113,166 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 	if (strcmp(persistence, "t") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot partition temporary table \"%s\"", get_rel_name(relid)),
+				 errmsg("cannot partition temporary table \"%s\"", relname),
 				 errhint("A temporary table ends with its session; partition a permanent table instead.")));
 	if (strcmp(persistence, "u") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot partition table \"%s\": it is unlogged", get_rel_name(relid)),
+				 errmsg("cannot partition table \"%s\": it is unlogged", relname),
 				 errhint("Partitioned tables cannot be unlogged in PostgreSQL 15: make it logged "
 						 "first with ALTER TABLE ... SET LOGGED, or keep it unpartitioned.")));
 	if (am == NULL || strcmp(am, "heap") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot partition table \"%s\": it uses table access method \"%s\"",
-						get_rel_name(relid), am ? am : "?"),
+						relname, am ? am : "?"),
 				 errhint("Only tables using the heap access method can be converted.")));
 
 	/* keys PostgreSQL could no longer enforce */
-	bad = sdp_spi_scalar_text(
-		"SELECT format('%s %I (%s)', CASE contype WHEN 'p' THEN 'primary key' "
-		"       ELSE 'unique constraint' END, conname, "
-		"       (SELECT string_agg(quote_ident(attname), ', ' ORDER BY k.ord) "
-		"          FROM unnest(conkey) WITH ORDINALITY k(attnum, ord) "
-		"          JOIN pg_catalog.pg_attribute a ON a.attrelid = conrelid AND a.attnum = k.attnum)) "
-		"  FROM pg_catalog.pg_constraint "
-		" WHERE conrelid = $1 AND contype IN ('p', 'u') AND NOT ($2 = ANY (conkey)) "
-		" ORDER BY contype LIMIT 1", 2, types, values);
-	if (bad != NULL)
+	if (sdp_spi_exec("SELECT contype::text AS contype, conname::text AS conname, "
+					 "       (SELECT string_agg(quote_ident(attname), ', ' ORDER BY k.ord) "
+					 "          FROM unnest(conkey) WITH ORDINALITY k(attnum, ord) "
+					 "          JOIN pg_catalog.pg_attribute a "
+					 "            ON a.attrelid = conrelid AND a.attnum = k.attnum) AS cols "
+					 "  FROM pg_catalog.pg_constraint "
+					 " WHERE conrelid = $1 AND contype IN ('p', 'u') AND NOT ($2 = ANY (conkey)) "
+					 " ORDER BY contype LIMIT 1", 2, types, values, NULL) > 0)
 	{
-		char	   *cols = pstrdup(strchr(bad, '(') + 1);
+		bool		primary = strcmp(sdp_spi_get_text(0, "contype"), "p") == 0;
+		char	   *conname = sdp_spi_get_text(0, "conname");
+		char	   *cols = sdp_spi_get_text(0, "cols");
+		const char *qcol = quote_identifier(column);
 
-		cols[strlen(cols) - 1] = '\0';
+		if (primary)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("cannot partition table \"%s\": its primary key \"%s\" (%s) does not include the partition column \"%s\"",
+							relname, conname, cols, column),
+					 errhint("A unique key of a partitioned table must contain the partition key: "
+							 "replace it with one on (%s, %s) first, e.g. ALTER TABLE %s DROP CONSTRAINT ..., "
+							 "ADD PRIMARY KEY (%s, %s).",
+							 cols, qcol, relname, cols, qcol)));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("cannot partition table \"%s\": its %s does not include the partition column \"%s\"",
-						get_rel_name(relid), bad, column),
+				 errmsg("cannot partition table \"%s\": its unique constraint \"%s\" (%s) does not include the partition column \"%s\"",
+						relname, conname, cols, column),
 				 errhint("A unique key of a partitioned table must contain the partition key: "
 						 "replace it with one on (%s, %s) first, e.g. ALTER TABLE %s DROP CONSTRAINT ..., "
 						 "ADD PRIMARY KEY (%s, %s).",
-						 cols, quote_identifier(column), get_rel_name(relid), cols,
-						 quote_identifier(column))));
+						 cols, qcol, relname, cols, qcol)));
 	}
-	bad = sdp_spi_scalar_text(
-		"SELECT quote_ident(c.relname) FROM pg_catalog.pg_index i "
-		"  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-		" WHERE i.indrelid = $1 AND i.indisunique "
-		"   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid) "
-		"   AND NOT ($2 = ANY (i.indkey::int2[])) LIMIT 1", 2, types, values);
-	if (bad != NULL)
+	if (sdp_spi_exec("SELECT c.relname::text AS found FROM pg_catalog.pg_index i "
+					 "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					 " WHERE i.indrelid = $1 AND i.indisunique "
+					 "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid) "
+					 "   AND NOT ($2 = ANY (i.indkey::int2[])) LIMIT 1", 2, types, values, NULL) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("cannot partition table \"%s\": unique index %s does not include the partition column \"%s\"",
-						get_rel_name(relid), bad, column),
+				 errmsg("cannot partition table \"%s\": unique index \"%s\" does not include the partition column \"%s\"",
+						relname, sdp_spi_get_text(0, "found"), column),
 				 errhint("Re-create the index with the partition column added, or drop it.")));
 
-	refuse_if("SELECT quote_ident(conname) FROM pg_catalog.pg_constraint "
-			  "WHERE conrelid = $1 AND contype = 'x' LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has exclusion constraint",
-			  "Drop the exclusion constraint first; partitioned tables support it only "
-			  "when it includes the partition key with equality.");
-	refuse_if("SELECT format('%s (on %s)', quote_ident(conname), conrelid::regclass) "
-			  "FROM pg_catalog.pg_constraint WHERE confrelid = $1 AND contype = 'f' LIMIT 1",
-			  relid, ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-			  "another table references it through foreign key",
-			  "Drop those foreign keys, convert the table, and re-create them referencing "
-			  "a key that includes the partition column.");
-	refuse_if("SELECT string_agg(DISTINCT r.ev_class::regclass::text, ', ') "
-			  "FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
-			  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refobjid = $1 "
-			  "AND r.ev_class <> $1 HAVING count(*) > 0",
-			  relid, ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "views depend on it:",
-			  "Drop the views (keep their definitions with pg_get_viewdef), convert, "
-			  "then re-create them.");
-	refuse_if("SELECT quote_ident(tgname) FROM pg_catalog.pg_trigger "
-			  "WHERE tgrelid = $1 AND NOT tgisinternal LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has trigger",
-			  "Drop the triggers, convert, then create them on the partitioned table.");
-	refuse_if("SELECT quote_ident(rulename) FROM pg_catalog.pg_rewrite WHERE ev_class = $1 LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has rule",
-			  "Drop the rules, convert, then create them on the partitioned table.");
-	refuse_if("SELECT quote_ident(c.relname) FROM pg_catalog.pg_index i "
-			  "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-			  " WHERE i.indrelid = $1 AND c.reltablespace <> 0 LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has an index in a tablespace of its own:",
-			  "Move the index to the default tablespace first (ALTER INDEX ... SET TABLESPACE "
-			  "pg_default), convert, then move the partitioned index and its partitions' indexes.");
-	refuse_if("SELECT quote_ident(provider) FROM pg_catalog.pg_seclabel "
-			  "WHERE objoid = $1 AND classoid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has a security label of provider",
-			  "Remove the security labels, convert, then label the partitioned table and its partitions.");
+	if ((found = catalog_find("SELECT conname::text AS found FROM pg_catalog.pg_constraint "
+							  "WHERE conrelid = $1 AND contype = 'x' LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has exclusion constraint \"%s\"",
+						relname, found),
+				 errhint("Drop the exclusion constraint first; partitioned tables support it only "
+						 "when it includes the partition key with equality.")));
+	if (sdp_spi_exec("SELECT conname::text AS conname, conrelid::regclass::text AS referencing "
+					 "FROM pg_catalog.pg_constraint WHERE confrelid = $1 AND contype = 'f' LIMIT 1",
+					 1, types, values, NULL) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot partition table \"%s\": foreign key \"%s\" of table \"%s\" references it",
+						relname, sdp_spi_get_text(0, "conname"),
+						sdp_spi_get_text(0, "referencing")),
+				 errhint("Drop those foreign keys, convert the table, and re-create them referencing "
+						 "a key that includes the partition column.")));
+	if ((found = catalog_find("SELECT string_agg(DISTINCT r.ev_class::regclass::text, ', ') AS found "
+							  "FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+							  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refobjid = $1 "
+							  "AND r.ev_class <> $1 HAVING count(*) > 0", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot partition table \"%s\": views depend on it", relname),
+				 errdetail("Dependent views: %s.", found),
+				 errhint("Drop the views (keep their definitions with pg_get_viewdef), convert, "
+						 "then re-create them.")));
+	if ((found = catalog_find("SELECT tgname::text AS found FROM pg_catalog.pg_trigger "
+							  "WHERE tgrelid = $1 AND NOT tgisinternal LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has trigger \"%s\"", relname, found),
+				 errhint("Drop the triggers, convert, then create them on the partitioned table.")));
+	if ((found = catalog_find("SELECT rulename::text AS found FROM pg_catalog.pg_rewrite "
+							  "WHERE ev_class = $1 LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has rule \"%s\"", relname, found),
+				 errhint("Drop the rules, convert, then create them on the partitioned table.")));
+	if ((found = catalog_find("SELECT c.relname::text AS found FROM pg_catalog.pg_index i "
+							  "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+							  " WHERE i.indrelid = $1 AND c.reltablespace <> 0 LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": its index \"%s\" is in a tablespace of its own",
+						relname, found),
+				 errhint("Move the index to the default tablespace first (ALTER INDEX ... SET TABLESPACE "
+						 "pg_default), convert, then move the partitioned index and its partitions' indexes.")));
+	if ((found = catalog_find("SELECT provider AS found FROM pg_catalog.pg_seclabel "
+							  "WHERE objoid = $1 AND classoid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1",
+							  relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has a security label of provider \"%s\"",
+						relname, found),
+				 errhint("Remove the security labels, convert, then label the partitioned table and its partitions.")));
 
 	/* publications: the table must stay published, and only once */
-	refuse_if("SELECT quote_ident(pubname) FROM pg_catalog.pg_publication WHERE puballtables "
-			  "UNION ALL "
-			  "SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_namespace n "
-			  "  JOIN pg_catalog.pg_publication p ON p.oid = n.pnpubid "
-			  " WHERE n.pnnspid = (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1) "
-			  "LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED,
-			  "all tables of its database or schema are published by publication",
-			  "Copying its rows into the partitioned table would publish every row again as a "
-			  "new insert; convert it where no FOR ALL TABLES or FOR TABLES IN SCHEMA publication "
-			  "covers it.");
-	refuse_if("SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_rel r "
-			  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
-			  " WHERE r.prrelid = $1 AND NOT p.pubviaroot LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED,
-			  "it is published without publish_via_partition_root by publication",
-			  "Its changes would then be published under the names of its partitions, which "
-			  "subscribers do not have: first run ALTER PUBLICATION ... SET "
-			  "(publish_via_partition_root = true), which also applies to the publication's "
-			  "other partitioned tables.");
-	refuse_if("SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_rel r "
-			  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
-			  " WHERE r.prrelid = $1 AND NOT pg_catalog.pg_has_role(p.pubowner, 'USAGE') LIMIT 1",
-			  relid, ERRCODE_INSUFFICIENT_PRIVILEGE,
-			  "only the owner can add it back to publication",
-			  "Run the conversion as a role that owns the table and its publications, or as a "
-			  "superuser.");
-	refuse_if("SELECT inhparent::regclass::text FROM pg_catalog.pg_inherits "
-			  "WHERE inhrelid = $1 UNION ALL SELECT inhrelid::regclass::text "
-			  "FROM pg_catalog.pg_inherits WHERE inhparent = $1 LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it takes part in inheritance with",
-			  "Remove the inheritance (ALTER TABLE ... NO INHERIT) first.");
+	if ((found = catalog_find("SELECT pubname::text AS found FROM pg_catalog.pg_publication WHERE puballtables "
+							  "UNION ALL "
+							  "SELECT p.pubname::text FROM pg_catalog.pg_publication_namespace n "
+							  "  JOIN pg_catalog.pg_publication p ON p.oid = n.pnpubid "
+							  " WHERE n.pnnspid = (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1) "
+							  "LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": publication \"%s\" publishes all tables of its database or schema",
+						relname, found),
+				 errhint("Copying its rows into the partitioned table would publish every row again as a "
+						 "new insert; convert it where no FOR ALL TABLES or FOR TABLES IN SCHEMA publication "
+						 "covers it.")));
+	if ((found = catalog_find("SELECT p.pubname::text AS found FROM pg_catalog.pg_publication_rel r "
+							  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+							  " WHERE r.prrelid = $1 AND NOT p.pubviaroot LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": publication \"%s\" publishes it without publish_via_partition_root",
+						relname, found),
+				 errhint("Its changes would then be published under the names of its partitions, which "
+						 "subscribers do not have: first run ALTER PUBLICATION ... SET "
+						 "(publish_via_partition_root = true), which also applies to the publication's "
+						 "other partitioned tables.")));
+	if ((found = catalog_find("SELECT p.pubname::text AS found FROM pg_catalog.pg_publication_rel r "
+							  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+							  " WHERE r.prrelid = $1 AND NOT pg_catalog.pg_has_role(p.pubowner, 'USAGE') LIMIT 1",
+							  relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot partition table \"%s\": only the owner of publication \"%s\" can add it back",
+						relname, found),
+				 errhint("Run the conversion as a role that owns the table and its publications, or as a "
+						 "superuser.")));
+	if ((found = catalog_find("SELECT inhparent::regclass::text AS found FROM pg_catalog.pg_inherits "
+							  "WHERE inhrelid = $1 UNION ALL SELECT inhrelid::regclass::text "
+							  "FROM pg_catalog.pg_inherits WHERE inhparent = $1 LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it takes part in inheritance with table \"%s\"",
+						relname, found),
+				 errhint("Remove the inheritance (ALTER TABLE ... NO INHERIT) first.")));
 }
 
 /* Statements that re-create what LIKE does not copy, read before renaming. */
@@ -674,7 +716,7 @@ check_arguments(Oid relid, const char *column, Interval *interval, int premake,
 	if (relkind == RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("table %s is already partitioned", get_rel_name(relid)),
+				 errmsg("table \"%s\" is already partitioned", get_rel_name(relid)),
 				 errhint("Register it with sdp.manage_partitions() instead.")));
 	if (relkind != RELKIND_RELATION)
 		ereport(ERROR,
@@ -686,7 +728,7 @@ check_arguments(Oid relid, const char *column, Interval *interval, int premake,
 	if (conv->attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table %s does not exist", column,
+				 errmsg("column \"%s\" of table \"%s\" does not exist", column,
 						get_rel_name(relid))));
 	sdp_partition_check_key_type(get_atttype(relid, conv->attnum), column);
 	(void) sdp_partition_step(interval);

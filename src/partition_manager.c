@@ -370,7 +370,7 @@ sdp_partition_inherit_properties(Oid parent, Oid partition)
 		if (part_index == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("partition \"%s\" has no index attached to the replica identity index of \"%s\"",
+					 errmsg("partition \"%s\" has no index attached to the replica identity index of table \"%s\"",
 							get_rel_name(partition), get_rel_name(parent))));
 		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY USING INDEX %s",
 										qpart, quote_identifier(part_index)));
@@ -400,22 +400,40 @@ sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *rep
 }
 
 /*
- * A trigger or rule on the default partition that would fire even with
- * session_replication_role = replica (ENABLE ALWAYS or ENABLE REPLICA),
- * as "trigger name" or "rule name", or NULL.
+ * Refuse to move rows out of the default partition def when a trigger or
+ * rule on it would fire even with session_replication_role = replica
+ * (ENABLE ALWAYS or ENABLE REPLICA).  Caller connected to SPI.
  */
-static char *
-trigger_firing_on_move(Oid def)
+static void
+check_nothing_fires_on_move(Oid def)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(def)};
+	bool		is_rule;
+	char	   *name;
 
-	return sdp_spi_scalar_text("SELECT pg_catalog.format('trigger %I', tgname) FROM pg_catalog.pg_trigger "
-							   "WHERE tgrelid = $1 AND tgenabled IN ('A', 'R') "
-							   "UNION ALL "
-							   "SELECT pg_catalog.format('rule %I', rulename) FROM pg_catalog.pg_rewrite "
-							   "WHERE ev_class = $1 AND ev_enabled IN ('A', 'R') "
-							   "ORDER BY 1 LIMIT 1", 1, types, values);
+	if (sdp_spi_exec("SELECT false AS is_rule, tgname::text AS name FROM pg_catalog.pg_trigger "
+					 "WHERE tgrelid = $1 AND tgenabled IN ('A', 'R') "
+					 "UNION ALL "
+					 "SELECT true, rulename::text FROM pg_catalog.pg_rewrite "
+					 "WHERE ev_class = $1 AND ev_enabled IN ('A', 'R') "
+					 "ORDER BY 1 DESC, 2 LIMIT 1", 1, types, values, NULL) == 0)
+		return;
+	is_rule = sdp_spi_bool(0, "is_rule");
+	name = sdp_spi_get_text(0, "name");
+	if (is_rule)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot move rows out of default partition \"%s\": rule \"%s\" fires on every change",
+						get_rel_name(def), name),
+				 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a rule enabled ALWAYS or REPLICA would see them."),
+				 errhint("Move the rows yourself, or enable it as an ordinary one (ALTER TABLE ... ENABLE RULE).")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot move rows out of default partition \"%s\": trigger \"%s\" fires on every change",
+					get_rel_name(def), name),
+			 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a trigger enabled ALWAYS or REPLICA would see them."),
+			 errhint("Move the rows yourself, or enable it as an ordinary one (ALTER TABLE ... ENABLE TRIGGER).")));
 }
 
 /*
@@ -431,21 +449,13 @@ move_rows(const SdpPartitionKey *key, Oid def, const char *qname,
 	char	   *qdef = qualified(get_namespace_name(get_rel_namespace(def)),
 								 get_rel_name(def));
 	char	   *cols;
-	char	   *trigger;
 	SdpSavedUser saved;
 	int64		moved;
 
 	if (sdp_spi_exec_as_owner(key->owner,
 							  psprintf("SELECT 1 FROM ONLY %s WHERE %s LIMIT 1", qdef, range)) == 0)
 		return 0;
-	trigger = trigger_firing_on_move(def);
-	if (trigger != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot move rows out of default partition \"%s\": %s fires on every change",
-						get_rel_name(def), trigger),
-				 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a trigger or rule enabled ALWAYS or REPLICA would see them."),
-				 errhint("Move the rows yourself, or enable it as an ordinary one (ALTER TABLE ... ENABLE TRIGGER or ENABLE RULE).")));
+	check_nothing_fires_on_move(def);
 	cols = sdp_partition_copyable_columns(key->relid);
 
 	sdp_become_owner(key->owner, &saved);

@@ -200,7 +200,7 @@ sdp_persist_save(int code, Datum arg)
 error:
 	ereport(LOG,
 			(errcode_for_file_access(),
-			 errmsg("smart_dairy_perf: could not write file \"%s\": %m",
+			 errmsg("could not write file \"%s\": %m",
 					tmpfile)));
 	if (file)
 		FreeFile(file);
@@ -594,7 +594,7 @@ sdp_persist_load(void)
 	if (problem != NULL)
 	{
 		ereport(LOG,
-				(errmsg("smart_dairy_perf: ignoring saved statistics in \"%s\": %s",
+				(errmsg("ignoring saved statistics in \"%s\": %s",
 						SDP_STATS_FILE, problem),
 				 errdetail("Starting with empty query statistics.")));
 		return;
@@ -603,14 +603,14 @@ sdp_persist_load(void)
 	sdp_store->stats_reset = header.stats_reset;
 	pg_atomic_write_u64(&sdp_store->evictions, header.evictions);
 	ereport(LOG,
-			(errmsg("smart_dairy_perf: restored statistics of %lld queries and %lld N+1 patterns",
+			(errmsg("restored statistics of %lld queries and %lld N+1 patterns",
 					(long long) nentries, (long long) npatterns)));
 	return;
 
 read_error:
 	ereport(LOG,
 			(errcode_for_file_access(),
-			 errmsg("smart_dairy_perf: could not read file \"%s\": %m",
+			 errmsg("could not read file \"%s\": %m",
 					SDP_STATS_FILE),
 			 errdetail("Starting with empty query statistics.")));
 	if (file)

@@ -144,9 +144,9 @@ typedef struct Candidate
 	int64		est_pages;		/* summed over partitions in one plan */
 } Candidate;
 
-static List *candidates = NIL;	/* all Candidate * */
-static List *active = NIL;		/* the ones injected now */
-static bool collecting = false;
+static List *all_candidates = NIL;	/* all Candidate * */
+static List *injected_candidates = NIL;	/* the ones injected now */
+static bool collecting_candidates = false;
 static WorkItem *collecting_for = NULL;
 static MemoryContext advisor_cxt = NULL;	/* candidates and relid lists */
 
@@ -343,7 +343,7 @@ add_variant(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys,
 		(get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE &&
 		 served_by_partitioned_index(relid, keys, nkeys)))
 		return;
-	foreach(lc, candidates)
+	foreach(lc, all_candidates)
 	{
 		Candidate  *other = lfirst(lc);
 		bool		same = other->relid == relid && other->nkeys == nkeys &&
@@ -366,8 +366,8 @@ add_variant(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys,
 	c->ninclude = ninclude;
 	memcpy(c->include, include, sizeof(AttrNumber) * ninclude);
 	c->predicate = copyObject(predicate);
-	c->fake_oid = ADVISOR_FAKE_OID_BASE + list_length(candidates);
-	candidates = lappend(candidates, c);
+	c->fake_oid = ADVISOR_FAKE_OID_BASE + list_length(all_candidates);
+	all_candidates = lappend(all_candidates, c);
 	MemoryContextSwitchTo(old);
 }
 
@@ -634,7 +634,7 @@ advisor_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 {
 	if (prev_set_rel_pathlist)
 		prev_set_rel_pathlist(root, rel, rti, rte);
-	if (collecting && rte->rtekind == RTE_RELATION && rel->reloptkind == RELOPT_BASEREL)
+	if (collecting_candidates && rte->rtekind == RTE_RELATION && rel->reloptkind == RELOPT_BASEREL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(advisor_cxt);
 
@@ -661,7 +661,7 @@ advisor_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent,
 		prev_get_relation_info(root, relid, inhparent, rel);
 	if (inhparent)
 		return;
-	foreach(lc, active)
+	foreach(lc, injected_candidates)
 	{
 		Candidate  *c = lfirst(lc);
 		SdpHypoKey	keys[ADVISOR_MAX_COMPOSITE];
@@ -765,7 +765,7 @@ what_if(WorkItem *w, Candidate *c, bool *used, MemoryContext scratch)
 	ListCell   *lc;
 	SdpSavedUser saved;
 
-	foreach(lc, active)
+	foreach(lc, injected_candidates)
 		((Candidate *) lfirst(lc))->est_pages = 0;
 	/* planning folds constant calls: they run with the statement's user's rights */
 	sdp_become_role(w->userid, w->search_path, &saved);
@@ -886,7 +886,7 @@ prepare_item(void *arg)
 	w->query = copyObject(linitial(rewritten));
 	MemoryContextSwitchTo(old);
 
-	collecting = true;
+	collecting_candidates = true;
 	collecting_for = w;
 	PG_TRY();
 	{
@@ -894,7 +894,7 @@ prepare_item(void *arg)
 	}
 	PG_FINALLY();
 	{
-		collecting = false;
+		collecting_candidates = false;
 	}
 	PG_END_TRY();
 	w->cur_cost = w->base_cost;
@@ -980,7 +980,7 @@ plain_of(Candidate *variant)
 {
 	ListCell   *lc;
 
-	foreach(lc, candidates)
+	foreach(lc, all_candidates)
 	{
 		Candidate  *c = lfirst(lc);
 
@@ -1032,7 +1032,7 @@ describe_candidate(Candidate *c, char **columns, char **definition)
 }
 
 static void
-report(ReturnSetInfo *rsinfo, Candidate *c, WorkItem *items, int n,
+report_candidate(ReturnSetInfo *rsinfo, Candidate *c, WorkItem *items, int n,
 	   MemoryContext scratch)
 {
 	double		before = 0,
@@ -1113,7 +1113,7 @@ eligible(Candidate *c)
 		return c->round_gain >= (c->ninclude > 0 ? ADVISOR_COVERING_MARGIN :
 								 ADVISOR_PARTIAL_MARGIN) * plain->round_gain;
 	}
-	foreach(lc, candidates)
+	foreach(lc, all_candidates)
 	{
 		Candidate  *partial = lfirst(lc);
 
@@ -1131,7 +1131,7 @@ eligible(Candidate *c)
  * wider or narrower index has costs the planner's estimate does not see.
  */
 static List *
-choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
+choose_greedily(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 {
 	List	   *chosen = NIL;
 
@@ -1141,7 +1141,7 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 		double		best_gain = 0;
 		ListCell   *lc;
 
-		foreach(lc, candidates)
+		foreach(lc, all_candidates)
 		{
 			Candidate  *c = lfirst(lc);
 			double		before = 0,
@@ -1152,7 +1152,7 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 			if (c->chosen || c->dropped)
 				continue;
 			CHECK_FOR_INTERRUPTS();
-			active = lappend(list_copy(chosen), c);
+			injected_candidates = lappend(list_copy(chosen), c);
 			for (int i = 0; i < n; i++)
 			{
 				WorkItem   *w = &items[i];
@@ -1177,7 +1177,7 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 					 round + 1, get_rel_name(c->relid), definition, gain, before, after);
 			}
 		}
-		foreach(lc, candidates)
+		foreach(lc, all_candidates)
 		{
 			Candidate  *c = lfirst(lc);
 
@@ -1191,12 +1191,12 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 			break;
 		best->chosen = true;
 		chosen = lappend(chosen, best);
-		active = chosen;
+		injected_candidates = chosen;
 		for (int i = 0; i < n; i++)
 			if (items[i].query != NULL && item_reads(&items[i], best->relid))
 				items[i].cur_cost = what_if(&items[i], NULL, NULL, scratch);
 		/* an index that leads with these columns serves them */
-		foreach(lc, candidates)
+		foreach(lc, all_candidates)
 		{
 			Candidate  *c = lfirst(lc);
 
@@ -1204,7 +1204,7 @@ choose(WorkItem *items, int n, double min_pct, MemoryContext scratch)
 				c->dropped = true;
 		}
 	}
-	active = chosen;
+	injected_candidates = chosen;
 	return chosen;
 }
 
@@ -1286,8 +1286,8 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("smart_dairy_perf.enabled", "off", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	candidates = NIL;
-	active = NIL;
+	all_candidates = NIL;
+	injected_candidates = NIL;
 	prev_get_relation_info = get_relation_info_hook;
 	prev_set_rel_pathlist = set_rel_pathlist_hook;
 	get_relation_info_hook = advisor_get_relation_info;
@@ -1328,17 +1328,17 @@ sdp_index_advice(PG_FUNCTION_ARGS)
 			prepare_in_subtransaction(&items[n], keep, scratch);
 			n++;
 		}
-		chosen = choose(items, (int) n, min_pct, scratch);
+		chosen = choose_greedily(items, (int) n, min_pct, scratch);
 		foreach(lc, chosen)
-			report(rsinfo, lfirst(lc), items, (int) n, scratch);
+			report_candidate(rsinfo, lfirst(lc), items, (int) n, scratch);
 	}
 	PG_FINALLY();
 	{
 		get_relation_info_hook = prev_get_relation_info;
 		set_rel_pathlist_hook = prev_set_rel_pathlist;
-		candidates = NIL;
-		active = NIL;
-		collecting = false;
+		all_candidates = NIL;
+		injected_candidates = NIL;
+		collecting_candidates = false;
 		AtEOXact_GUC(true, nestlevel);
 	}
 	PG_END_TRY();

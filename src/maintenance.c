@@ -104,7 +104,7 @@ static const MaintenanceStep steps[] = {
 /* the step the worker runs one table per transaction */
 #define PARTITION_STEP 1
 
-/* Which step is partition maintenance (the worker runs it table by table). */
+/* Which step is partition maintenance (the worker runs it table by table).  No lock, no SPI. */
 int
 sdp_maintenance_partition_step(void)
 {
@@ -112,14 +112,14 @@ sdp_maintenance_partition_step(void)
 	return PARTITION_STEP;
 }
 
-/* Number of maintenance steps. */
+/* Number of maintenance steps.  No lock, no SPI. */
 int
 sdp_maintenance_step_count(void)
 {
 	return lengthof(steps);
 }
 
-/* The name a step is logged under. */
+/* The name a step is logged under (static storage).  No lock, no SPI. */
 const char *
 sdp_maintenance_step_name(int step)
 {
@@ -132,7 +132,11 @@ database_object(void)
 	return psprintf("database %s", get_database_name(MyDatabaseId));
 }
 
-/* Run one step (the caller is connected to SPI) and log its outcome. */
+/*
+ * Run one step and log its outcome.  Caller connected to SPI, holding the
+ * run's lock (maintenance_lock.c); result->message is in the caller's
+ * (SPI procedure) memory context.
+ */
 void
 sdp_maintenance_run_step(int step, SdpStepResult *result)
 {
@@ -178,7 +182,7 @@ sdp_maintenance_step_logged(int step, TimestampTz started, const char *status,
 						message);
 }
 
-/* Log a run that found another one in progress; returns the reason. */
+/* Log a run that found another one in progress; returns the reason (static).  Caller connected to SPI. */
 const char *
 sdp_maintenance_skipped(void)
 {

@@ -156,12 +156,17 @@ save_worker_slots(int code, Datum arg)
 	}
 }
 
+/* Shared memory of the worker slots (fixed size); shmem_request_hook. */
 Size
 sdp_workers_shmem_size(void)
 {
 	return sizeof(WorkerShared);
 }
 
+/*
+ * Attach to (or create) the worker slots, restoring the back-off kept
+ * across a crash restart.  Caller holds AddinShmemInitLock.
+ */
 void
 sdp_workers_shmem_startup(void)
 {
@@ -180,6 +185,7 @@ sdp_workers_shmem_startup(void)
 		on_shmem_exit(save_worker_slots, (Datum) 0);
 }
 
+/* Register the launcher worker; from _PG_init while preloading only. */
 void
 sdp_workers_register_launcher(void)
 {

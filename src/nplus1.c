@@ -78,6 +78,7 @@ static TimestampTz last_client_end = 0;
 static char cached_request[256];
 static uint64 cached_request_hash = 0;
 
+/* Is N+1 detection on for a statement at this nesting level?  No lock, hot path. */
 bool
 sdp_nplus1_watching(int level)
 {

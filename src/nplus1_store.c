@@ -48,6 +48,7 @@ static HTAB *pattern_hash = NULL;
 
 PG_FUNCTION_INFO_V1(sdp_n_plus_one_patterns);
 
+/* The longest text a pattern keeps (smart_dairy_perf.max_query_text).  No lock. */
 int
 sdp_nplus1_text_room(void)
 {
@@ -60,6 +61,7 @@ pattern_size(void)
 	return MAXALIGN(offsetof(SdpPattern, text) + 2 * (sdp_max_query_text + 1));
 }
 
+/* Shared memory the pattern table needs (smart_dairy_perf.max_nplus1_patterns). */
 Size
 sdp_nplus1_shmem_size(void)
 {
@@ -67,6 +69,7 @@ sdp_nplus1_shmem_size(void)
 					hash_estimate_size(sdp_max_nplus1_patterns, pattern_size()));
 }
 
+/* Attach to (or create) the pattern table.  Caller holds AddinShmemInitLock. */
 void
 sdp_nplus1_shmem_startup(void)
 {
@@ -88,12 +91,14 @@ sdp_nplus1_shmem_startup(void)
 								 &info, HASH_ELEM | HASH_BLOBS);
 }
 
+/* The shared pattern table.  Caller holds the N+1 lock, or is the postmaster. */
 HTAB *
 sdp_nplus1_table(void)
 {
 	return pattern_hash;
 }
 
+/* The table's generation, bumped by every reset and removal; no lock (atomic read). */
 uint64
 sdp_nplus1_generation(void)
 {
@@ -142,7 +147,8 @@ evict_cheapest(void)
 /*
  * A burst reached the threshold: count it as one occurrence of its pattern,
  * creating the pattern if needed.  Returns the pattern (valid while the
- * generation does not change), or NULL if there was no room.
+ * generation does not change), or NULL if there was no room.  Takes the
+ * N+1 lock exclusively; caller holds none.
  */
 SdpPattern *
 sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
@@ -187,7 +193,7 @@ sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
 	return p;
 }
 
-/* One more execution of a confirmed burst. */
+/* One more execution of a confirmed burst.  Takes the N+1 lock shared and the pattern's spinlock. */
 void
 sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 repeats_now,
 					  double exec_ms)
@@ -204,7 +210,7 @@ sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 repeats_now,
 	LWLockRelease(nplus1->lock);
 }
 
-/* Forget the patterns of one repeated query id, or all (0). */
+/* Forget the patterns of one repeated query id, or all (0).  Takes the N+1 lock exclusively. */
 void
 sdp_nplus1_reset(uint64 queryid)
 {

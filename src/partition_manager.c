@@ -380,7 +380,10 @@ sdp_partition_inherit_properties(Oid parent, Oid partition)
 		sdp_spi_exec_as_owner(sdp_relation_owner(partition), (char *) lfirst(lc));
 }
 
-/* Give the parent a default partition (<parent>_default) if it has none. */
+/*
+ * Give the parent a default partition (<parent>_default) if it has none, as
+ * the owner.  Caller connected to SPI, holding the parent's maintenance lock.
+ */
 void
 sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *report)
 {
@@ -791,8 +794,8 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
  * (or would be) done to it.  Returns the number of partitions removed.
  */
 static int
-prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
-	  SdpPartitionReport *report)
+prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
+						 bool dry_run, SdpPartitionReport *report)
 {
 	Oid			types[3] = {OIDOID, INTERVALOID, TEXTOID};
 	Datum		values[3];
@@ -1039,7 +1042,7 @@ sdp_prune_partitions(PG_FUNCTION_ARGS)
 	require_config(parent, &cfg);
 	check_config_writer(parent, &cfg);
 	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
-	prune(&key, &cfg, dry_run, &report);
+	prune_expired_partitions(&key, &cfg, dry_run, &report);
 	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
@@ -1103,7 +1106,7 @@ maintain_parent(Oid parent, const char *name, TimestampTz started,
 					psprintf("%d created", created));
 	if (cfg.has_retention)
 	{
-		removed = prune(&key, &cfg, false, &report);
+		removed = prune_expired_partitions(&key, &cfg, false, &report);
 		maintenance_row(rsinfo, name, "retention", "ok",
 						psprintf("%d %s", removed,
 								 strcmp(cfg.mode, "drop") == 0 ? "dropped" : "detached"));

@@ -90,12 +90,14 @@ key_hash(const void *key, Size keysize)
 	return murmurhash32((uint32) (h ^ (h >> 32)));
 }
 
+/* Size of one hash entry, its text included.  No lock. */
 Size
 sdp_store_entry_size(void)
 {
 	return MAXALIGN(offsetof(SdpEntry, query) + sdp_max_query_text + 1);
 }
 
+/* Shared memory the store needs (smart_dairy_perf.max_queries, max_query_text). */
 Size
 sdp_store_shmem_size(void)
 {
@@ -161,6 +163,7 @@ current_appid(void)
 	return cached_appid;
 }
 
+/* This backend's application_name as entries record it; backend-local, no lock. */
 const char *
 sdp_store_current_appname(void)
 {

@@ -7,7 +7,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/histogram.o \
                src/normalize.o \
                src/profiler_store.o \
-               src/profiler_persist.o \
+               src/stats_file.o \
                src/profiler_hooks.o \
                src/slow_queries.o \
                src/profiler_sql.o \

@@ -25,6 +25,9 @@ OBJS         = src/smart_dairy_perf.o \
                src/maintenance_worker.o \
                src/hypothetical_index.o \
                src/index_advisor.o \
+               src/advisor_candidates.o \
+               src/advisor_whatif.o \
+               src/advisor_choice.o \
                src/predicate_sampler.o \
                src/predicate_store.o
 DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql \

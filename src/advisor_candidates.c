@@ -555,6 +555,7 @@ sdp_advisor_collect_install(void)
 	set_rel_pathlist_hook = advisor_set_rel_pathlist;
 }
 
+/* Put back the previous set_rel_pathlist hook; collect nothing more. */
 void
 sdp_advisor_collect_uninstall(void)
 {

@@ -215,6 +215,7 @@ sdp_advisor_whatif_install(void)
 	get_relation_info_hook = advisor_get_relation_info;
 }
 
+/* Put back the previous get_relation_info hook; inject nothing more. */
 void
 sdp_advisor_whatif_uninstall(void)
 {

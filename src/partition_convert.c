@@ -91,17 +91,15 @@ catalog_find(const char *sql, Oid relid)
 }
 
 /*
- * Refuse, before anything changes, a table the conversion could not carry
- * over as it is: one complete message per refusal, each with a hint.
- * Caller connected to SPI, holding ACCESS EXCLUSIVE on the table.
+ * Temporary and unlogged tables, and access methods other than heap.
+ * Caller connected to SPI.
  */
 static void
-check_convertible(Oid relid, AttrNumber attnum, const char *column)
+refuse_kind(Oid relid, AttrNumber attnum, const char *column)
 {
 	Oid			types[2] = {OIDOID, INT2OID};
 	Datum		values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
 	const char *relname = get_rel_name(relid);
-	char	   *found;
 	char	   *persistence;
 	char	   *am;
 
@@ -127,8 +125,20 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 				 errmsg("cannot partition table \"%s\": it uses table access method \"%s\"",
 						relname, am ? am : "?"),
 				 errhint("Only tables using the heap access method can be converted.")));
+}
 
-	/* keys PostgreSQL could no longer enforce */
+/*
+ * Primary keys, unique constraints and unique indexes without the
+ * partition column, which PostgreSQL could no longer enforce.  Caller
+ * connected to SPI.
+ */
+static void
+refuse_unenforceable_keys(Oid relid, AttrNumber attnum, const char *column)
+{
+	Oid			types[2] = {OIDOID, INT2OID};
+	Datum		values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
+	const char *relname = get_rel_name(relid);
+
 	if (sdp_spi_exec("SELECT contype::text AS contype, conname::text AS conname, "
 					 "       (SELECT string_agg(quote_ident(attname), ', ' ORDER BY k.ord) "
 					 "          FROM unnest(conkey) WITH ORDINALITY k(attnum, ord) "
@@ -171,6 +181,20 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 				 errmsg("cannot partition table \"%s\": unique index \"%s\" does not include the partition column \"%s\"",
 						relname, sdp_spi_get_text(0, "found"), column),
 				 errhint("Re-create the index with the partition column added, or drop it.")));
+}
+
+/*
+ * Objects the conversion cannot carry over: exclusion constraints,
+ * foreign keys of other tables, dependent views, triggers, rules, indexes
+ * in a tablespace of their own, security labels.  Caller connected to SPI.
+ */
+static void
+refuse_attached_objects(Oid relid, AttrNumber attnum, const char *column)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	const char *relname = get_rel_name(relid);
+	char	   *found;
 
 	if ((found = catalog_find("SELECT conname::text AS found FROM pg_catalog.pg_constraint "
 							  "WHERE conrelid = $1 AND contype = 'x' LIMIT 1", relid)) != NULL)
@@ -229,8 +253,18 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 				 errmsg("cannot partition table \"%s\": it has a security label of provider \"%s\"",
 						relname, found),
 				 errhint("Remove the security labels, convert, then label the partitioned table and its partitions.")));
+}
 
-	/* publications: the table must stay published, and only once */
+/*
+ * Publications the table could not stay in as it is: it must stay
+ * published, and only once.  Caller connected to SPI.
+ */
+static void
+refuse_publications(Oid relid, AttrNumber attnum, const char *column)
+{
+	const char *relname = get_rel_name(relid);
+	char	   *found;
+
 	if ((found = catalog_find("SELECT pubname::text AS found FROM pg_catalog.pg_publication WHERE puballtables "
 							  "UNION ALL "
 							  "SELECT p.pubname::text FROM pg_catalog.pg_publication_namespace n "
@@ -265,6 +299,17 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 						relname, found),
 				 errhint("Run the conversion as a role that owns the table and its publications, or as a "
 						 "superuser.")));
+}
+
+/*
+ * Inheritance, as parent or child.  Caller connected to SPI.
+ */
+static void
+refuse_inheritance(Oid relid, AttrNumber attnum, const char *column)
+{
+	const char *relname = get_rel_name(relid);
+	char	   *found;
+
 	if ((found = catalog_find("SELECT inhparent::regclass::text AS found FROM pg_catalog.pg_inherits "
 							  "WHERE inhrelid = $1 UNION ALL SELECT inhrelid::regclass::text "
 							  "FROM pg_catalog.pg_inherits WHERE inhparent = $1 LIMIT 1", relid)) != NULL)
@@ -273,6 +318,21 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 				 errmsg("cannot partition table \"%s\": it takes part in inheritance with table \"%s\"",
 						relname, found),
 				 errhint("Remove the inheritance (ALTER TABLE ... NO INHERIT) first.")));
+}
+
+/*
+ * Refuse, before anything changes, a table the conversion could not carry
+ * over as it is: one complete message per refusal, each with a hint.
+ * Caller connected to SPI, holding ACCESS EXCLUSIVE on the table.
+ */
+static void
+check_convertible(Oid relid, AttrNumber attnum, const char *column)
+{
+	refuse_kind(relid, attnum, column);
+	refuse_unenforceable_keys(relid, attnum, column);
+	refuse_attached_objects(relid, attnum, column);
+	refuse_publications(relid, attnum, column);
+	refuse_inheritance(relid, attnum, column);
 }
 
 /* Statements that re-create what LIKE does not copy, read before renaming. */
@@ -407,18 +467,17 @@ policy_command(const char *polcmd)
 	}
 }
 
+/*
+ * The row-level security flags, the tablespace, then the columns'
+ * settings and the replica identity.  Caller connected to SPI.
+ */
 static void
-saved_properties(Oid relid, const char *qtable, SavedProperties *p)
+save_flags(Oid relid, const char *qtable, SavedProperties *p)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	StringInfoData buf;
 	bool		isnull;
-	uint64		n;
 
-	memset(p, 0, sizeof(*p));
-
-	/* row-level security flags, tablespace, replica identity */
 	sdp_spi_exec("SELECT c.relrowsecurity, c.relforcerowsecurity, "
 				 "       c.relreplident::text AS replident, t.spcname::text AS tablespace, "
 				 "       (SELECT ic.relname::text FROM pg_catalog.pg_index i "
@@ -447,8 +506,20 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 		if (stmt)
 			p->parent_stmts = lappend(p->parent_stmts, stmt);
 	}
+}
 
-	/* storage parameters, for the partitions (a partitioned table has none) */
+/*
+ * The storage parameters, for the partitions (a partitioned table has
+ * none).  Caller connected to SPI.
+ */
+static void
+save_storage(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData buf;
+	uint64		n;
+
 	n = sdp_spi_exec("SELECT '' AS prefix, o.option_name::text AS name, o.option_value::text AS value "
 					 "  FROM pg_catalog.pg_class c, pg_catalog.pg_options_to_table(c.reloptions) o "
 					 " WHERE c.oid = $1 "
@@ -465,8 +536,20 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 						 quote_identifier(sdp_spi_get_text(i, "name")),
 						 quote_literal_cstr(sdp_spi_get_text(i, "value")));
 	p->storage = n > 0 ? pstrdup(buf.data) : NULL;
+}
 
-	/* extended statistics, under their names */
+/*
+ * Extended statistics, under their names, with targets, comments and
+ * owners.  Caller connected to SPI.
+ */
+static void
+save_statistics(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	uint64		n;
+
 	n = sdp_spi_exec("SELECT pg_catalog.pg_get_statisticsobjdef(s.oid) AS def, "
 					 "       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname) AS qname, "
 					 "       s.stxstattarget AS stattarget, s.stxowner AS owner, "
@@ -495,8 +578,22 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 									  psprintf("ALTER STATISTICS %s OWNER TO %s", qname,
 											   quote_identifier(GetUserNameFromId(owner, false))));
 	}
+}
 
-	/* row-level security and its policies */
+/*
+ * Row-level security and its policies, with their comments.  Caller
+ * connected to SPI.
+ */
+static void
+save_policies(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData buf;
+	bool		isnull;
+	uint64		n;
+
+	initStringInfo(&buf);
 	if (p->rls)
 		p->parent_stmts = lappend(p->parent_stmts,
 								  psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", qtable));
@@ -542,8 +639,22 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 											   quote_identifier(name), qtable,
 											   quote_literal_cstr(comment)));
 	}
+}
 
-	/* publications, with their column lists and row filters */
+/*
+ * Publication membership, with column lists and row filters.  Caller
+ * connected to SPI.
+ */
+static void
+save_publications(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData buf;
+	bool		isnull;
+	uint64		n;
+
+	initStringInfo(&buf);
 	n = sdp_spi_exec("SELECT p.pubname::text AS pubname, "
 					 "       pg_catalog.pg_get_expr(r.prqual, r.prrelid) AS qual, "
 					 "       CASE WHEN r.prattrs IS NOT NULL THEN "
@@ -582,8 +693,20 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 			appendStringInfo(&buf, " WHERE (%s)", qual);
 		p->publish_stmts = lappend(p->publish_stmts, pstrdup(buf.data));
 	}
+}
 
-	/* identity sequences: their names, grants and comments */
+/*
+ * Identity sequences: their names, grants and comments.  Caller connected to
+ * SPI.
+ */
+static void
+save_identity_sequences(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	uint64		n;
+
 	n = sdp_spi_exec("SELECT a.attname::text AS attname, s.oid AS seq, "
 					 "       n.nspname::text AS schema, s.relname::text AS name, "
 					 "       pg_catalog.obj_description(s.oid, 'pg_class') AS comment "
@@ -621,6 +744,23 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 			p->identities = lappend(p->identities, &seqs[i]);
 		}
 	}
+}
+
+/*
+ * What conversion carries besides saved_definitions(), read before
+ * renaming, into p (palloc'd in the current context).  Caller connected to
+ * SPI, holding ACCESS EXCLUSIVE on the table.
+ */
+static void
+saved_properties(Oid relid, const char *qtable, SavedProperties *p)
+{
+	memset(p, 0, sizeof(*p));
+	save_flags(relid, qtable, p);
+	save_storage(relid, qtable, p);
+	save_statistics(relid, qtable, p);
+	save_policies(relid, qtable, p);
+	save_publications(relid, qtable, p);
+	save_identity_sequences(relid, qtable, p);
 }
 
 /*

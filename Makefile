@@ -7,7 +7,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/histogram.o \
                src/normalize.o \
                src/profiler_store.o \
-               src/profiler_persist.o \
+               src/stats_file.o \
                src/profiler_hooks.o \
                src/slow_queries.o \
                src/profiler_sql.o \
@@ -16,6 +16,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/spi_util.o \
                src/run_as_owner.o \
                src/maintenance_lock.o \
+               src/maintenance_log.o \
                src/partition_bounds.o \
                src/partition_manager.o \
                src/partition_convert.o \
@@ -24,6 +25,9 @@ OBJS         = src/smart_dairy_perf.o \
                src/maintenance_worker.o \
                src/hypothetical_index.o \
                src/index_advisor.o \
+               src/advisor_candidates.o \
+               src/advisor_whatif.o \
+               src/advisor_choice.o \
                src/predicate_sampler.o \
                src/predicate_store.o \
                src/plan_advice.o

@@ -4,9 +4,17 @@
  *	  The one place where differences between PostgreSQL major versions are
  *	  handled.  Other files include this instead of testing PG_VERSION_NUM.
  *
- *	  smart_dairy_perf supports PostgreSQL 15 and later: it relies on
+ *	  Built and tested with PostgreSQL 15 only (Debian 12's packages): that
+ *	  is the one version this project claims.  It needs at least 15:
  *	  shmem_request_hook (15), the JumbleState passed to post_parse_analyze
- *	  (14) and EnableQueryId() (14).
+ *	  (14) and EnableQueryId() (14); older versions stop at the #error below.
+ *
+ *	  The #if branches for 16 and 17 record what is known to move there
+ *	  (queryjumble.h, MyProc->vxid) but have never been compiled: they are
+ *	  notes, not support.  Other calls are known not to build on 16:
+ *	  pg_class_ownercheck() (partition_bounds.c, matview_manager.c), which
+ *	  16 replaced with object_ownercheck().  A port starts here, with
+ *	  PG_VERSION_NUM tests in this file only.
  *
  *-------------------------------------------------------------------------
  */

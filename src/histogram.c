@@ -140,6 +140,7 @@ sdp_histogram_percentile(const SdpHistogram *hist, double fraction,
 	return max_ms;				/* not reached: rank <= total */
 }
 
+/* Add from's counts to into's.  The caller holds whatever protects into. */
 void
 sdp_histogram_add(SdpHistogram *into, const SdpHistogram *from)
 {

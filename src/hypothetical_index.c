@@ -76,7 +76,8 @@ predicate_selectivity(PlannerInfo *root, RelOptInfo *rel, List *predicate)
 /*
  * Build the planner's view of a hypothetical btree index on rel (columns
  * and expressions use varno 1 in def).  Returns NULL when a key's type has
- * no default btree operator class.
+ * no default btree operator class.  Palloc'd in the current (planner's)
+ * memory context; catalog lookups only, no SPI, no lock.
  */
 IndexOptInfo *
 sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel, Oid relid, Oid fake_oid,

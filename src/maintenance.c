@@ -47,8 +47,8 @@
 
 #include "maintenance.h"
 #include "maintenance_lock.h"
+#include "maintenance_log.h"
 #include "run_as_owner.h"
-#include "partition_manager.h"
 #include "sdp_config.h"
 #include "spi_util.h"
 
@@ -104,7 +104,7 @@ static const MaintenanceStep steps[] = {
 /* the step the worker runs one table per transaction */
 #define PARTITION_STEP 1
 
-/* Which step is partition maintenance (the worker runs it table by table). */
+/* Which step is partition maintenance (the worker runs it table by table).  No lock, no SPI. */
 int
 sdp_maintenance_partition_step(void)
 {
@@ -112,14 +112,14 @@ sdp_maintenance_partition_step(void)
 	return PARTITION_STEP;
 }
 
-/* Number of maintenance steps. */
+/* Number of maintenance steps.  No lock, no SPI. */
 int
 sdp_maintenance_step_count(void)
 {
 	return lengthof(steps);
 }
 
-/* The name a step is logged under. */
+/* The name a step is logged under (static storage).  No lock, no SPI. */
 const char *
 sdp_maintenance_step_name(int step)
 {
@@ -132,7 +132,11 @@ database_object(void)
 	return psprintf("database %s", get_database_name(MyDatabaseId));
 }
 
-/* Run one step (the caller is connected to SPI) and log its outcome. */
+/*
+ * Run one step and log its outcome.  Caller connected to SPI, holding the
+ * run's lock (maintenance_lock.c); result->message is in the caller's
+ * (SPI procedure) memory context.
+ */
 void
 sdp_maintenance_run_step(int step, SdpStepResult *result)
 {
@@ -155,11 +159,18 @@ sdp_maintenance_run_step(int step, SdpStepResult *result)
 						result->status, result->message);
 }
 
-/* Log a step that failed as a whole (after its rollback). */
+/*
+ * A step that failed as a whole: its log row, then a WARNING with the
+ * error as detail.  Caller connected to SPI, in a transaction other than
+ * the one (or the subtransaction) that failed.
+ */
 void
 sdp_maintenance_step_failed(int step, TimestampTz started, const char *message)
 {
-	sdp_maintenance_step_logged(step, started, "error", message);
+	sdp_maintenance_log_failure(InvalidOid, started, database_object(),
+								steps[step].name, "error", NULL, message,
+								"maintenance step \"%s\" in database \"%s\" failed",
+								steps[step].name, get_database_name(MyDatabaseId));
 }
 
 /* Log a step's outcome, as the caller (connected to SPI). */
@@ -171,7 +182,7 @@ sdp_maintenance_step_logged(int step, TimestampTz started, const char *status,
 						message);
 }
 
-/* Log a run that found another one in progress; returns the reason. */
+/* Log a run that found another one in progress; returns the reason (static).  Caller connected to SPI. */
 const char *
 sdp_maintenance_skipped(void)
 {
@@ -249,9 +260,6 @@ sdp_run_maintenance(PG_FUNCTION_ARGS)
 		sdp_maintenance_step_failed(i, started, edata->message);
 		step_row(rsinfo, steps[i].name, "error", edata->message,
 				 (double) (GetCurrentTimestamp() - started) / 1000.0);
-		ereport(WARNING,
-				(errmsg("smart_dairy_perf: maintenance step \"%s\" failed: %s",
-						steps[i].name, edata->message)));
 		FreeErrorData(edata);
 	}
 

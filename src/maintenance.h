@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * maintenance.h
- *	  The periodic maintenance run: its steps, its single-flight lock and
- *	  its log, shared by sdp.run_maintenance() and the background worker.
+ *	  The periodic maintenance run: its steps and how their outcomes are
+ *	  logged, shared by sdp.run_maintenance() and the background worker.
+ *	  The run's lock is maintenance_lock.h's, the log rows are written
+ *	  through maintenance_log.h.
  *
  *-------------------------------------------------------------------------
  */

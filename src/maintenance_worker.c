@@ -156,12 +156,17 @@ save_worker_slots(int code, Datum arg)
 	}
 }
 
+/* Shared memory of the worker slots (fixed size); shmem_request_hook. */
 Size
 sdp_workers_shmem_size(void)
 {
 	return sizeof(WorkerShared);
 }
 
+/*
+ * Attach to (or create) the worker slots, restoring the back-off kept
+ * across a crash restart.  Caller holds AddinShmemInitLock.
+ */
 void
 sdp_workers_shmem_startup(void)
 {
@@ -180,6 +185,7 @@ sdp_workers_shmem_startup(void)
 		on_shmem_exit(save_worker_slots, (Datum) 0);
 }
 
+/* Register the launcher worker; from _PG_init while preloading only. */
 void
 sdp_workers_register_launcher(void)
 {
@@ -222,14 +228,14 @@ wanted_databases(void)
 	if (!SplitGUCList(raw, ',', &names))
 	{
 		ereport(LOG,
-				(errmsg("smart_dairy_perf: invalid list syntax in smart_dairy_perf.maintenance_databases")));
+				(errmsg("invalid list syntax in parameter \"smart_dairy_perf.maintenance_databases\"")));
 		return NIL;
 	}
 	if (list_length(names) > SDP_MAX_MAINTENANCE_DATABASES &&
 		(warned_for == NULL || strcmp(warned_for, sdp_maintenance_databases) != 0))
 	{
 		ereport(WARNING,
-				(errmsg("smart_dairy_perf: only the first %d databases of smart_dairy_perf.maintenance_databases are maintained",
+				(errmsg("only the first %d databases of smart_dairy_perf.maintenance_databases are maintained",
 						SDP_MAX_MAINTENANCE_DATABASES)));
 		warned_for = MemoryContextStrdup(TopMemoryContext, sdp_maintenance_databases);
 	}
@@ -277,7 +283,7 @@ start_worker(int slot, const char *dbname)
 	if (!registered)
 	{
 		ereport(LOG,
-				(errmsg("smart_dairy_perf: could not start the maintenance worker for database \"%s\"",
+				(errmsg("could not start the maintenance worker for database \"%s\"",
 						dbname),
 				 errhint("Raise max_worker_processes.")));
 		return NULL;
@@ -503,7 +509,8 @@ log_skipped(void *arg)
 
 /*
  * One step in its own transaction.  An error is reported to the server
- * log, the transaction rolled back, and the failure logged in a new one.
+ * log, the transaction rolled back, and the failure logged (with a
+ * WARNING) in a new one.
  */
 static bool
 run_step_in_transaction(int step, MemoryContext runcxt)
@@ -527,10 +534,7 @@ run_step_in_transaction(int step, MemoryContext runcxt)
 		AbortCurrentTransaction();
 		RESUME_INTERRUPTS();
 
-		ereport(WARNING,
-				(errmsg("smart_dairy_perf: maintenance step \"%s\" in database \"%s\" failed: %s",
-						sdp_maintenance_step_name(step),
-						MyBgworkerEntry->bgw_extra, edata->message)));
+		/* logged and reported as a WARNING in a transaction of its own */
 		call.error = edata->message;
 		in_transaction(log_step_failure, &call);
 		ok = false;
@@ -588,11 +592,12 @@ log_step_summary(void *arg)
 
 /*
  * Run fn in a transaction of its own; an error is reported to the server
- * log as a WARNING about what, and returned (copied into cxt), the
- * transaction rolled back.  NULL when fn succeeded.
+ * log as a WARNING with message warning (complete, formed by the caller)
+ * and the error as detail, and returned (copied into cxt), the transaction
+ * rolled back.  NULL when fn succeeded.
  */
 static char *
-in_transaction_caught(void (*fn) (void *arg), void *arg, const char *what,
+in_transaction_caught(void (*fn) (void *arg), void *arg, const char *warning,
 					  MemoryContext cxt)
 {
 	char	   *volatile message = NULL;
@@ -612,8 +617,7 @@ in_transaction_caught(void (*fn) (void *arg), void *arg, const char *what,
 		AbortCurrentTransaction();
 		RESUME_INTERRUPTS();
 		ereport(WARNING,
-				(errmsg("maintenance of %s in database \"%s\" failed", what,
-						MyBgworkerEntry->bgw_extra),
+				(errmsg_internal("%s", warning),
 				 errdetail("%s", edata->message)));
 		message = edata->message;
 	}
@@ -633,19 +637,25 @@ run_partition_step(MemoryContext runcxt)
 	char	   *error;
 
 	error = in_transaction_caught(list_partitioned_tables, &st,
-								  "the partitioned tables", runcxt);
+								  psprintf("could not list the partitioned tables of database \"%s\"",
+										   MyBgworkerEntry->bgw_extra),
+								  runcxt);
 	for (st.current = 0; error == NULL && st.current < st.nparents; st.current++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (in_transaction_caught(maintain_one_table, &st,
-								  psprintf("table \"%s\"", st.names[st.current]),
+								  psprintf("partition maintenance of table \"%s\" in database \"%s\" failed",
+										   st.names[st.current], MyBgworkerEntry->bgw_extra),
 								  runcxt) != NULL)
 			st.failed++;
 	}
 	sum.status = error != NULL || st.failed > 0 ? "error" : "ok";
 	sum.message = error != NULL ? error :
 		psprintf("tables: %d, failed: %d", st.nparents, st.failed);
-	(void) in_transaction_caught(log_step_summary, &sum, "the log", runcxt);
+	(void) in_transaction_caught(log_step_summary, &sum,
+								 psprintf("could not log the partition step of database \"%s\"",
+										  MyBgworkerEntry->bgw_extra),
+								 runcxt);
 	return error == NULL && st.failed == 0;
 }
 
@@ -665,15 +675,16 @@ run_maintenance_once(int slot, MemoryContext runcxt)
 	if (state != EXT_READY)
 	{
 		/* one LOG line when this is first seen, not one per interval */
-		if (state != last_state)
+		if (state != last_state && state == EXT_MISSING)
 			ereport(LOG,
-					(errmsg("smart_dairy_perf: skipping maintenance of database \"%s\": %s",
-							MyBgworkerEntry->bgw_extra,
-							state == EXT_MISSING ? "the extension is not installed" :
-							"the extension is older than 1.3"),
-					 errhint(state == EXT_MISSING ?
-							 "Run CREATE EXTENSION smart_dairy_perf in it, or remove it from smart_dairy_perf.maintenance_databases." :
-							 "Run ALTER EXTENSION smart_dairy_perf UPDATE in it.")));
+					(errmsg("skipping maintenance of database \"%s\": the extension is not installed",
+							MyBgworkerEntry->bgw_extra),
+					 errhint("Run CREATE EXTENSION smart_dairy_perf in it, or remove it from smart_dairy_perf.maintenance_databases.")));
+		else if (state != last_state)
+			ereport(LOG,
+					(errmsg("skipping maintenance of database \"%s\": the extension is older than 1.3",
+							MyBgworkerEntry->bgw_extra),
+					 errhint("Run ALTER EXTENSION smart_dairy_perf UPDATE in it.")));
 		set_slot_status(slot, state == EXT_MISSING ? "extension not installed" :
 						"extension too old");
 		/* let go of the database (DROP DATABASE, CREATE DATABASE ... TEMPLATE) */

@@ -41,7 +41,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "partition_manager.h"
+#include "maintenance_log.h"
 #include "run_as_owner.h"
 #include "spi_util.h"
 
@@ -467,11 +467,10 @@ sdp_refresh_matviews(PG_FUNCTION_ARGS)
 					   strcmp(row[2], "never") != 0 &&
 					   sql_bool("SELECT sdp._matview_concurrent_possible($1)", args.relid),
 					   0, 0, edata->message);
-		sdp_maintenance_log_rel(args.relid, started, row[1], "refresh", "error", edata->message);
+		sdp_maintenance_log_failure(args.relid, started, row[1], "refresh", "error",
+									NULL, edata->message,
+									"refresh of materialized view \"%s\" failed", row[1]);
 		refresh_row(rsinfo, row[1], "error", NULL, edata->message);
-		ereport(WARNING,
-				(errmsg("smart_dairy_perf: refresh of materialized view %s failed: %s",
-						row[1], edata->message)));
 		FreeErrorData(edata);
 	}
 

@@ -78,6 +78,7 @@ static TimestampTz last_client_end = 0;
 static char cached_request[256];
 static uint64 cached_request_hash = 0;
 
+/* Is N+1 detection on for a statement at this nesting level?  No lock, hot path. */
 bool
 sdp_nplus1_watching(int level)
 {
@@ -152,6 +153,32 @@ statement_text(QueryDesc *queryDesc, int level, int *len)
 	return text;
 }
 
+
+/*
+ * One LOG line for a pattern seen for the first time: one message for a
+ * loop after a parent query, one for a loop on its own; the statement (and
+ * its parent's text, when known) in the detail.
+ */
+static void
+log_new_pattern(const LevelState *st, bool in_function, const char *query,
+				const char *parent)
+{
+	if (st->parent_queryid != 0)
+		ereport(LOG,
+				(errmsg("N+1 pattern: query %lld repeated %lld times after its parent query %lld",
+						(long long) st->queryid, (long long) st->repeats,
+						(long long) st->parent_queryid),
+				 parent == NULL ?
+				 errdetail(in_function ? "Repeated inside a function: %s" : "Repeated: %s", query) :
+				 errdetail(in_function ? "Repeated inside a function: %s\nParent: %s" :
+						   "Repeated: %s\nParent: %s", query, parent)));
+	else
+		ereport(LOG,
+				(errmsg("N+1 pattern: query %lld repeated %lld times",
+						(long long) st->queryid, (long long) st->repeats),
+				 errdetail(in_function ? "Repeated inside a function: %s" : "Repeated: %s", query)));
+}
+
 /* The run reached the threshold: record it as a burst. */
 static void
 confirm_burst(LevelState *st, QueryDesc *queryDesc, int level)
@@ -191,13 +218,7 @@ confirm_burst(LevelState *st, QueryDesc *queryDesc, int level)
 									 query, query_len, parent, parent_len,
 									 &is_new);
 	if (is_new && sdp_nplus1_log)
-		ereport(LOG,
-				(errmsg("smart_dairy_perf: N+1 pattern: query %lld repeated %lld times%s%s",
-						(long long) st->queryid, (long long) st->repeats,
-						level > 0 ? " inside a function" : "",
-						st->parent_queryid != 0 ? " after its parent query" : ""),
-				 errdetail("Repeated: %s", query),
-				 parent ? errdetail_log("Parent: %s", parent) : 0));
+		log_new_pattern(st, level > 0, query, parent);
 	pfree(query);
 	if (parent)
 		pfree(parent);

@@ -65,17 +65,17 @@ extern void sdp_nplus1_statement_start(int level, uint64 queryid);
 extern void sdp_nplus1_statement_end(QueryDesc *queryDesc, int level,
 									 double elapsed_ms);
 
-/* maintenance and persistence */
+/* maintenance */
 extern void sdp_nplus1_reset(uint64 queryid);
-extern HTAB *sdp_nplus1_table(void);
-extern SdpPattern *sdp_nplus1_restore(const SdpPatternKey *key, char kind,
-									  const SdpPatternCounters *counters,
-									  const char *appname, int encoding,
-									  const char *query, int query_len,
-									  const char *parent, int parent_len);
 extern int	sdp_nplus1_text_room(void);
 
-
+/* the patterns' part of the statistics file (stats_file.h), postmaster only */
+struct SdpStatsWriter;
+struct SdpStatsReader;
+extern int64 sdp_nplus1_count(void);
+extern bool sdp_nplus1_save(struct SdpStatsWriter *w);
+extern const char *sdp_nplus1_load(struct SdpStatsReader *r, int64 npatterns,
+								   bool apply, int64 *nloaded);
 
 /* between the detector (nplus1.c) and the pattern table (nplus1_store.c) */
 extern uint64 sdp_nplus1_generation(void);

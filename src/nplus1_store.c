@@ -16,6 +16,11 @@
  *	  profiler store, a generation counter bumped on every removal lets a
  *	  backend keep a pointer to the pattern its current burst feeds.
  *
+ *	  Persistence: sdp_nplus1_count(), sdp_nplus1_save() and
+ *	  sdp_nplus1_load() write and read the patterns' part of the statistics
+ *	  file (stats_file.c), in the postmaster only, without locking;
+ *	  smart_dairy_perf.c calls them.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,6 +41,7 @@
 #include "nplus1.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
+#include "stats_file.h"
 
 typedef struct NPlus1Shared
 {
@@ -48,6 +54,7 @@ static HTAB *pattern_hash = NULL;
 
 PG_FUNCTION_INFO_V1(sdp_n_plus_one_patterns);
 
+/* The longest text a pattern keeps (smart_dairy_perf.max_query_text).  No lock. */
 int
 sdp_nplus1_text_room(void)
 {
@@ -60,6 +67,7 @@ pattern_size(void)
 	return MAXALIGN(offsetof(SdpPattern, text) + 2 * (sdp_max_query_text + 1));
 }
 
+/* Shared memory the pattern table needs (smart_dairy_perf.max_nplus1_patterns). */
 Size
 sdp_nplus1_shmem_size(void)
 {
@@ -67,6 +75,7 @@ sdp_nplus1_shmem_size(void)
 					hash_estimate_size(sdp_max_nplus1_patterns, pattern_size()));
 }
 
+/* Attach to (or create) the pattern table.  Caller holds AddinShmemInitLock. */
 void
 sdp_nplus1_shmem_startup(void)
 {
@@ -88,12 +97,8 @@ sdp_nplus1_shmem_startup(void)
 								 &info, HASH_ELEM | HASH_BLOBS);
 }
 
-HTAB *
-sdp_nplus1_table(void)
-{
-	return pattern_hash;
-}
 
+/* The table's generation, bumped by every reset and removal; no lock (atomic read). */
 uint64
 sdp_nplus1_generation(void)
 {
@@ -142,7 +147,8 @@ evict_cheapest(void)
 /*
  * A burst reached the threshold: count it as one occurrence of its pattern,
  * creating the pattern if needed.  Returns the pattern (valid while the
- * generation does not change), or NULL if there was no room.
+ * generation does not change), or NULL if there was no room.  Takes the
+ * N+1 lock exclusively; caller holds none.
  */
 SdpPattern *
 sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
@@ -187,7 +193,7 @@ sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
 	return p;
 }
 
-/* One more execution of a confirmed burst. */
+/* One more execution of a confirmed burst.  Takes the N+1 lock shared and the pattern's spinlock. */
 void
 sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 repeats_now,
 					  double exec_ms)
@@ -204,7 +210,7 @@ sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 repeats_now,
 	LWLockRelease(nplus1->lock);
 }
 
-/* Forget the patterns of one repeated query id, or all (0). */
+/* Forget the patterns of one repeated query id, or all (0).  Takes the N+1 lock exclusively. */
 void
 sdp_nplus1_reset(uint64 queryid)
 {
@@ -220,30 +226,6 @@ sdp_nplus1_reset(uint64 queryid)
 			hash_search(pattern_hash, &p->key, HASH_REMOVE, NULL);
 	pg_atomic_fetch_add_u64(&nplus1->generation, 1);
 	LWLockRelease(nplus1->lock);
-}
-
-/* Re-create a saved pattern at start-up (postmaster only, no locking). */
-SdpPattern *
-sdp_nplus1_restore(const SdpPatternKey *key, char kind,
-				   const SdpPatternCounters *counters, const char *appname,
-				   int encoding, const char *query, int query_len,
-				   const char *parent, int parent_len)
-{
-	SdpPattern *p;
-	bool		found;
-
-	if (hash_get_num_entries(pattern_hash) >= sdp_max_nplus1_patterns)
-		return NULL;
-	p = hash_search(pattern_hash, key, HASH_ENTER_NULL, &found);
-	if (p == NULL || found)
-		return NULL;
-	SpinLockInit(&p->mutex);
-	p->counters = *counters;
-	p->kind = kind;
-	strlcpy(p->appname, appname, NAMEDATALEN);
-	p->encoding = encoding;
-	set_texts(p, query, query_len, parent, parent_len);
-	return p;
 }
 
 #define PATTERN_COLS 15
@@ -312,4 +294,173 @@ sdp_n_plus_one_patterns(PG_FUNCTION_ARGS)
 	}
 	LWLockRelease(nplus1->lock);
 	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------------
+ * The patterns' part of the statistics file (stats_file.c)
+ * ----------------------------------------------------------------------
+ */
+
+/* What is stored of an N+1 pattern, apart from its texts. */
+typedef struct PersistPattern
+{
+	SdpPatternKey key;
+	SdpPatternCounters counters;
+	char		appname[NAMEDATALEN];
+	int32		kind;
+	int32		encoding;
+	int32		query_len;
+	int32		parent_len;		/* -1: none */
+} PersistPattern;
+
+/* The number of patterns, for the file's header.  Postmaster only, no lock. */
+int64
+sdp_nplus1_count(void)
+{
+	return hash_get_num_entries(pattern_hash);
+}
+
+/*
+ * Write every pattern, each followed by its query's text and its parent's
+ * (when known).  False when a write failed (errno set).  Postmaster only,
+ * at exit: no lock.
+ */
+bool
+sdp_nplus1_save(SdpStatsWriter *w)
+{
+	HASH_SEQ_STATUS scan;
+	SdpPattern *p;
+
+	hash_seq_init(&scan, pattern_hash);
+	while ((p = hash_seq_search(&scan)) != NULL)
+	{
+		PersistPattern pp;
+		int			parent_bytes = Max(p->parent_len, 0);
+
+		memset(&pp, 0, sizeof(pp));
+		pp.key = p->key;
+		pp.counters = p->counters;
+		strlcpy(pp.appname, p->appname, NAMEDATALEN);
+		pp.kind = p->kind;
+		pp.encoding = p->encoding;
+		pp.query_len = p->query_len;
+		pp.parent_len = p->parent_len;
+		if (!sdp_stats_file_write(w, &pp, sizeof(pp)) ||
+			!sdp_stats_file_write(w, p->text, pp.query_len) ||
+			!sdp_stats_file_write(w, p->text + p->query_len + 1, parent_bytes))
+		{
+			hash_seq_term(&scan);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* As profiler_store.c's check_entry(), for a saved pattern. */
+static const char *
+check_pattern(const PersistPattern *pp)
+{
+	const SdpPatternCounters *c = &pp->counters;
+	SdpPatternKey key;
+
+	/* the key as nplus1.c builds it, padding zeroed */
+	if (!sdp_stats_valid_bool(&pp->key.nested))
+		return "malformed key";
+	memset(&key, 0, sizeof(key));
+	key.userid = pp->key.userid;
+	key.dbid = pp->key.dbid;
+	key.queryid = pp->key.queryid;
+	key.parent_queryid = pp->key.parent_queryid;
+	key.appid = pp->key.appid;
+	key.nested = pp->key.nested;
+	if (memcmp(&key, &pp->key, sizeof(key)) != 0 || key.queryid == 0)
+		return "malformed key";
+
+	if (pp->kind != SDP_LOOP_SELECT && pp->kind != SDP_LOOP_DML)
+		return "unknown kind of loop";
+	if (!PG_VALID_BE_ENCODING(pp->encoding))
+		return "invalid encoding";
+	if (!sdp_stats_valid_appname(pp->appname, pp->key.appid, pp->encoding))
+		return "invalid application name";
+	if (!sdp_stats_valid_text_len(pp->query_len) ||
+		(pp->parent_len != -1 && !sdp_stats_valid_text_len(pp->parent_len)))
+		return "query text too long";
+
+	/* a burst has at least one execution, and the longest is one of them */
+	if (c->occurrences < 0 || c->total_repeats < 0 || c->max_repeats < 0 ||
+		c->occurrences > c->total_repeats || c->max_repeats > c->total_repeats)
+		return "negative or inconsistent count";
+	if (!sdp_stats_valid_time(c->total_exec_ms))
+		return "time negative or not a number";
+	if (!IS_VALID_TIMESTAMP(c->first_seen) || !IS_VALID_TIMESTAMP(c->last_seen))
+		return "timestamp out of range";
+	return NULL;
+}
+
+/* Re-create a saved pattern; NULL when there is no room or it exists. */
+static SdpPattern *
+restore_pattern(const PersistPattern *pp, const char *query, int query_len,
+				const char *parent, int parent_len)
+{
+	SdpPattern *p;
+	bool		found;
+
+	if (hash_get_num_entries(pattern_hash) >= sdp_max_nplus1_patterns)
+		return NULL;
+	p = hash_search(pattern_hash, &pp->key, HASH_ENTER_NULL, &found);
+	if (p == NULL || found)
+		return NULL;
+	SpinLockInit(&p->mutex);
+	p->counters = pp->counters;
+	p->kind = (char) pp->kind;
+	strlcpy(p->appname, pp->appname, NAMEDATALEN);
+	p->encoding = pp->encoding;
+	set_texts(p, query, query_len, parent, parent_len);
+	return p;
+}
+
+/*
+ * Read npatterns patterns at r.  With apply false, only check every value;
+ * with apply true (on contents that passed), also fill the table.  Returns
+ * what is wrong, or NULL; *nloaded counts the patterns loaded.  Postmaster
+ * only, before anyone attaches: no lock.
+ */
+const char *
+sdp_nplus1_load(SdpStatsReader *r, int64 npatterns, bool apply, int64 *nloaded)
+{
+	const char *what;
+
+	*nloaded = 0;
+	for (int64 i = 0; i < npatterns; i++)
+	{
+		PersistPattern pp;
+		const char *text;
+		const char *parent = NULL;
+
+		if (!sdp_stats_file_read(r, &pp, sizeof(pp)))
+			return "the file is shorter than its header says";
+		if ((what = check_pattern(&pp)) != NULL)
+			return psprintf("impossible value in N+1 pattern %lld: %s",
+							(long long) i + 1, what);
+		if ((text = sdp_stats_file_read_text(r, pp.query_len)) == NULL ||
+			(pp.parent_len >= 0 &&
+			 (parent = sdp_stats_file_read_text(r, pp.parent_len)) == NULL))
+			return "the file is shorter than its header says";
+		if (!pg_verify_mbstr(pp.encoding, text, pp.query_len, true) ||
+			(parent != NULL &&
+			 !pg_verify_mbstr(pp.encoding, parent, pp.parent_len, true)))
+			return psprintf("impossible value in N+1 pattern %lld: %s",
+							(long long) i + 1,
+							"query text not valid in its encoding");
+		if (!apply)
+			continue;
+
+		if (restore_pattern(&pp, text,
+							sdp_stats_clip_text(pp.encoding, text, pp.query_len),
+							parent,
+							parent ? sdp_stats_clip_text(pp.encoding, parent,
+														 pp.parent_len) : -1) != NULL)
+			(*nloaded)++;
+	}
+	return NULL;
 }

@@ -41,6 +41,7 @@ static const SdpPartitionStep steps[] = {
 /*
  * The supported step an interval stands for.  Compared field by field, not
  * with interval equality, which would take '30 days' for '1 month'.
+ * Returns static storage; ERROR for an unsupported interval.  No SPI.
  */
 const SdpPartitionStep *
 sdp_partition_step(Interval *iv)
@@ -68,6 +69,7 @@ sdp_partition_step(Interval *iv)
 	return NULL;				/* keep compiler quiet */
 }
 
+/* ERROR unless the current user owns relid (or is a superuser).  No SPI, no lock. */
 void
 sdp_partition_check_owner(Oid relid)
 {
@@ -78,6 +80,7 @@ sdp_partition_check_owner(Oid relid)
 				 errhint("Only the table's owner or a superuser can manage its partitions.")));
 }
 
+/* ERROR unless typid is date, timestamp or timestamptz.  No SPI, no lock. */
 void
 sdp_partition_check_key_type(Oid typid, const char *column)
 {
@@ -89,6 +92,7 @@ sdp_partition_check_key_type(Oid typid, const char *column)
 				 errhint("The key must be of type date, timestamp or timestamptz.")));
 }
 
+/* ERROR unless 0 < premake <= smart_dairy_perf.partition_max_create.  No SPI. */
 void
 sdp_partition_check_premake(int premake)
 {
@@ -105,6 +109,7 @@ sdp_partition_check_premake(int premake)
 				 errhint("premake is how many intervals ahead of now to keep partitions ready, e.g. 3; raise smart_dairy_perf.partition_max_create for more.")));
 }
 
+/* ERROR unless retention (NULL: none) is positive and mode is detach or drop.  No SPI. */
 void
 sdp_partition_check_retention(Interval *retention, const char *mode)
 {
@@ -173,7 +178,7 @@ sdp_partition_key(Oid relid, SdpPartitionKey *key)
 	table_close(rel, NoLock);
 }
 
-/* <relname>_<suffix>, cutting relname so the result fits in NAMEDATALEN. */
+/* <relname>_<suffix>, cutting relname so the result fits in NAMEDATALEN; palloc'd. */
 char *
 sdp_partition_name(const char *relname, const char *suffix)
 {
@@ -183,7 +188,7 @@ sdp_partition_name(const char *relname, const char *suffix)
 	return psprintf("%.*s_%s", len, relname, suffix);
 }
 
-/* SQL type a bound literal is cast to (a timestamp, for timestamptz keys). */
+/* SQL type a bound literal is cast to (a timestamp, for timestamptz keys); static. */
 const char *
 sdp_partition_bound_cast(Oid typid)
 {

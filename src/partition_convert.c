@@ -67,6 +67,7 @@
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 
+#include "maintenance_log.h"
 #include "partition_manager.h"
 #include "sdp_config.h"
 #include "run_as_owner.h"
@@ -74,29 +75,31 @@
 
 PG_FUNCTION_INFO_V1(sdp_partition_table);
 
-/* Run a catalog check; if it returns a row, refuse with its text. */
-static void
-refuse_if(const char *sql, Oid relid, int sqlstate, const char *what,
-		  const char *hint)
+/*
+ * Run a catalog query about relid ($1) and return its first row's column
+ * "found" as text, or NULL when it returns no row.  Caller connected to SPI.
+ */
+static char *
+catalog_find(const char *sql, Oid relid)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	char	   *found = sdp_spi_scalar_text(sql, 1, types, values);
 
-	if (found != NULL)
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("cannot partition table \"%s\": %s %s", get_rel_name(relid),
-						what, found),
-				 errhint("%s", hint)));
+	if (sdp_spi_exec(sql, 1, types, values, NULL) == 0)
+		return NULL;
+	return sdp_spi_get_text(0, "found");
 }
 
+/*
+ * Temporary and unlogged tables, and access methods other than heap.
+ * Caller connected to SPI.
+ */
 static void
-check_convertible(Oid relid, AttrNumber attnum, const char *column)
+refuse_kind(Oid relid, AttrNumber attnum, const char *column)
 {
 	Oid			types[2] = {OIDOID, INT2OID};
 	Datum		values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
-	char	   *bad;
+	const char *relname = get_rel_name(relid);
 	char	   *persistence;
 	char	   *am;
 
@@ -108,128 +111,228 @@ check_convertible(Oid relid, AttrNumber attnum, const char *column)
 	if (strcmp(persistence, "t") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot partition temporary table \"%s\"", get_rel_name(relid)),
+				 errmsg("cannot partition temporary table \"%s\"", relname),
 				 errhint("A temporary table ends with its session; partition a permanent table instead.")));
 	if (strcmp(persistence, "u") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot partition table \"%s\": it is unlogged", get_rel_name(relid)),
+				 errmsg("cannot partition table \"%s\": it is unlogged", relname),
 				 errhint("Partitioned tables cannot be unlogged in PostgreSQL 15: make it logged "
 						 "first with ALTER TABLE ... SET LOGGED, or keep it unpartitioned.")));
 	if (am == NULL || strcmp(am, "heap") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot partition table \"%s\": it uses table access method \"%s\"",
-						get_rel_name(relid), am ? am : "?"),
+						relname, am ? am : "?"),
 				 errhint("Only tables using the heap access method can be converted.")));
+}
 
-	/* keys PostgreSQL could no longer enforce */
-	bad = sdp_spi_scalar_text(
-		"SELECT format('%s %I (%s)', CASE contype WHEN 'p' THEN 'primary key' "
-		"       ELSE 'unique constraint' END, conname, "
-		"       (SELECT string_agg(quote_ident(attname), ', ' ORDER BY k.ord) "
-		"          FROM unnest(conkey) WITH ORDINALITY k(attnum, ord) "
-		"          JOIN pg_catalog.pg_attribute a ON a.attrelid = conrelid AND a.attnum = k.attnum)) "
-		"  FROM pg_catalog.pg_constraint "
-		" WHERE conrelid = $1 AND contype IN ('p', 'u') AND NOT ($2 = ANY (conkey)) "
-		" ORDER BY contype LIMIT 1", 2, types, values);
-	if (bad != NULL)
+/*
+ * Primary keys, unique constraints and unique indexes without the
+ * partition column, which PostgreSQL could no longer enforce.  Caller
+ * connected to SPI.
+ */
+static void
+refuse_unenforceable_keys(Oid relid, AttrNumber attnum, const char *column)
+{
+	Oid			types[2] = {OIDOID, INT2OID};
+	Datum		values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
+	const char *relname = get_rel_name(relid);
+
+	if (sdp_spi_exec("SELECT contype::text AS contype, conname::text AS conname, "
+					 "       (SELECT string_agg(quote_ident(attname), ', ' ORDER BY k.ord) "
+					 "          FROM unnest(conkey) WITH ORDINALITY k(attnum, ord) "
+					 "          JOIN pg_catalog.pg_attribute a "
+					 "            ON a.attrelid = conrelid AND a.attnum = k.attnum) AS cols "
+					 "  FROM pg_catalog.pg_constraint "
+					 " WHERE conrelid = $1 AND contype IN ('p', 'u') AND NOT ($2 = ANY (conkey)) "
+					 " ORDER BY contype LIMIT 1", 2, types, values, NULL) > 0)
 	{
-		char	   *cols = pstrdup(strchr(bad, '(') + 1);
+		bool		primary = strcmp(sdp_spi_get_text(0, "contype"), "p") == 0;
+		char	   *conname = sdp_spi_get_text(0, "conname");
+		char	   *cols = sdp_spi_get_text(0, "cols");
+		const char *qcol = quote_identifier(column);
 
-		cols[strlen(cols) - 1] = '\0';
+		if (primary)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("cannot partition table \"%s\": its primary key \"%s\" (%s) does not include the partition column \"%s\"",
+							relname, conname, cols, column),
+					 errhint("A unique key of a partitioned table must contain the partition key: "
+							 "replace it with one on (%s, %s) first, e.g. ALTER TABLE %s DROP CONSTRAINT ..., "
+							 "ADD PRIMARY KEY (%s, %s).",
+							 cols, qcol, relname, cols, qcol)));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("cannot partition table \"%s\": its %s does not include the partition column \"%s\"",
-						get_rel_name(relid), bad, column),
+				 errmsg("cannot partition table \"%s\": its unique constraint \"%s\" (%s) does not include the partition column \"%s\"",
+						relname, conname, cols, column),
 				 errhint("A unique key of a partitioned table must contain the partition key: "
 						 "replace it with one on (%s, %s) first, e.g. ALTER TABLE %s DROP CONSTRAINT ..., "
 						 "ADD PRIMARY KEY (%s, %s).",
-						 cols, quote_identifier(column), get_rel_name(relid), cols,
-						 quote_identifier(column))));
+						 cols, qcol, relname, cols, qcol)));
 	}
-	bad = sdp_spi_scalar_text(
-		"SELECT quote_ident(c.relname) FROM pg_catalog.pg_index i "
-		"  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-		" WHERE i.indrelid = $1 AND i.indisunique "
-		"   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid) "
-		"   AND NOT ($2 = ANY (i.indkey::int2[])) LIMIT 1", 2, types, values);
-	if (bad != NULL)
+	if (sdp_spi_exec("SELECT c.relname::text AS found FROM pg_catalog.pg_index i "
+					 "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					 " WHERE i.indrelid = $1 AND i.indisunique "
+					 "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid) "
+					 "   AND NOT ($2 = ANY (i.indkey::int2[])) LIMIT 1", 2, types, values, NULL) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("cannot partition table \"%s\": unique index %s does not include the partition column \"%s\"",
-						get_rel_name(relid), bad, column),
+				 errmsg("cannot partition table \"%s\": unique index \"%s\" does not include the partition column \"%s\"",
+						relname, sdp_spi_get_text(0, "found"), column),
 				 errhint("Re-create the index with the partition column added, or drop it.")));
+}
 
-	refuse_if("SELECT quote_ident(conname) FROM pg_catalog.pg_constraint "
-			  "WHERE conrelid = $1 AND contype = 'x' LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has exclusion constraint",
-			  "Drop the exclusion constraint first; partitioned tables support it only "
-			  "when it includes the partition key with equality.");
-	refuse_if("SELECT format('%s (on %s)', quote_ident(conname), conrelid::regclass) "
-			  "FROM pg_catalog.pg_constraint WHERE confrelid = $1 AND contype = 'f' LIMIT 1",
-			  relid, ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-			  "another table references it through foreign key",
-			  "Drop those foreign keys, convert the table, and re-create them referencing "
-			  "a key that includes the partition column.");
-	refuse_if("SELECT string_agg(DISTINCT r.ev_class::regclass::text, ', ') "
-			  "FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
-			  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refobjid = $1 "
-			  "AND r.ev_class <> $1 HAVING count(*) > 0",
-			  relid, ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "views depend on it:",
-			  "Drop the views (keep their definitions with pg_get_viewdef), convert, "
-			  "then re-create them.");
-	refuse_if("SELECT quote_ident(tgname) FROM pg_catalog.pg_trigger "
-			  "WHERE tgrelid = $1 AND NOT tgisinternal LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has trigger",
-			  "Drop the triggers, convert, then create them on the partitioned table.");
-	refuse_if("SELECT quote_ident(rulename) FROM pg_catalog.pg_rewrite WHERE ev_class = $1 LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has rule",
-			  "Drop the rules, convert, then create them on the partitioned table.");
-	refuse_if("SELECT quote_ident(c.relname) FROM pg_catalog.pg_index i "
-			  "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-			  " WHERE i.indrelid = $1 AND c.reltablespace <> 0 LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has an index in a tablespace of its own:",
-			  "Move the index to the default tablespace first (ALTER INDEX ... SET TABLESPACE "
-			  "pg_default), convert, then move the partitioned index and its partitions' indexes.");
-	refuse_if("SELECT quote_ident(provider) FROM pg_catalog.pg_seclabel "
-			  "WHERE objoid = $1 AND classoid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it has a security label of provider",
-			  "Remove the security labels, convert, then label the partitioned table and its partitions.");
+/*
+ * Objects the conversion cannot carry over: exclusion constraints,
+ * foreign keys of other tables, dependent views, triggers, rules, indexes
+ * in a tablespace of their own, security labels.  Caller connected to SPI.
+ */
+static void
+refuse_attached_objects(Oid relid, AttrNumber attnum, const char *column)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	const char *relname = get_rel_name(relid);
+	char	   *found;
 
-	/* publications: the table must stay published, and only once */
-	refuse_if("SELECT quote_ident(pubname) FROM pg_catalog.pg_publication WHERE puballtables "
-			  "UNION ALL "
-			  "SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_namespace n "
-			  "  JOIN pg_catalog.pg_publication p ON p.oid = n.pnpubid "
-			  " WHERE n.pnnspid = (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1) "
-			  "LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED,
-			  "all tables of its database or schema are published by publication",
-			  "Copying its rows into the partitioned table would publish every row again as a "
-			  "new insert; convert it where no FOR ALL TABLES or FOR TABLES IN SCHEMA publication "
-			  "covers it.");
-	refuse_if("SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_rel r "
-			  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
-			  " WHERE r.prrelid = $1 AND NOT p.pubviaroot LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED,
-			  "it is published without publish_via_partition_root by publication",
-			  "Its changes would then be published under the names of its partitions, which "
-			  "subscribers do not have: first run ALTER PUBLICATION ... SET "
-			  "(publish_via_partition_root = true), which also applies to the publication's "
-			  "other partitioned tables.");
-	refuse_if("SELECT quote_ident(p.pubname) FROM pg_catalog.pg_publication_rel r "
-			  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
-			  " WHERE r.prrelid = $1 AND NOT pg_catalog.pg_has_role(p.pubowner, 'USAGE') LIMIT 1",
-			  relid, ERRCODE_INSUFFICIENT_PRIVILEGE,
-			  "only the owner can add it back to publication",
-			  "Run the conversion as a role that owns the table and its publications, or as a "
-			  "superuser.");
-	refuse_if("SELECT inhparent::regclass::text FROM pg_catalog.pg_inherits "
-			  "WHERE inhrelid = $1 UNION ALL SELECT inhrelid::regclass::text "
-			  "FROM pg_catalog.pg_inherits WHERE inhparent = $1 LIMIT 1",
-			  relid, ERRCODE_FEATURE_NOT_SUPPORTED, "it takes part in inheritance with",
-			  "Remove the inheritance (ALTER TABLE ... NO INHERIT) first.");
+	if ((found = catalog_find("SELECT conname::text AS found FROM pg_catalog.pg_constraint "
+							  "WHERE conrelid = $1 AND contype = 'x' LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has exclusion constraint \"%s\"",
+						relname, found),
+				 errhint("Drop the exclusion constraint first; partitioned tables support it only "
+						 "when it includes the partition key with equality.")));
+	if (sdp_spi_exec("SELECT conname::text AS conname, conrelid::regclass::text AS referencing "
+					 "FROM pg_catalog.pg_constraint WHERE confrelid = $1 AND contype = 'f' LIMIT 1",
+					 1, types, values, NULL) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot partition table \"%s\": foreign key \"%s\" of table \"%s\" references it",
+						relname, sdp_spi_get_text(0, "conname"),
+						sdp_spi_get_text(0, "referencing")),
+				 errhint("Drop those foreign keys, convert the table, and re-create them referencing "
+						 "a key that includes the partition column.")));
+	if ((found = catalog_find("SELECT string_agg(DISTINCT r.ev_class::regclass::text, ', ') AS found "
+							  "FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+							  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refobjid = $1 "
+							  "AND r.ev_class <> $1 HAVING count(*) > 0", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot partition table \"%s\": views depend on it", relname),
+				 errdetail("Dependent views: %s.", found),
+				 errhint("Drop the views (keep their definitions with pg_get_viewdef), convert, "
+						 "then re-create them.")));
+	if ((found = catalog_find("SELECT tgname::text AS found FROM pg_catalog.pg_trigger "
+							  "WHERE tgrelid = $1 AND NOT tgisinternal LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has trigger \"%s\"", relname, found),
+				 errhint("Drop the triggers, convert, then create them on the partitioned table.")));
+	if ((found = catalog_find("SELECT rulename::text AS found FROM pg_catalog.pg_rewrite "
+							  "WHERE ev_class = $1 LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has rule \"%s\"", relname, found),
+				 errhint("Drop the rules, convert, then create them on the partitioned table.")));
+	if ((found = catalog_find("SELECT c.relname::text AS found FROM pg_catalog.pg_index i "
+							  "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+							  " WHERE i.indrelid = $1 AND c.reltablespace <> 0 LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": its index \"%s\" is in a tablespace of its own",
+						relname, found),
+				 errhint("Move the index to the default tablespace first (ALTER INDEX ... SET TABLESPACE "
+						 "pg_default), convert, then move the partitioned index and its partitions' indexes.")));
+	if ((found = catalog_find("SELECT provider AS found FROM pg_catalog.pg_seclabel "
+							  "WHERE objoid = $1 AND classoid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1",
+							  relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it has a security label of provider \"%s\"",
+						relname, found),
+				 errhint("Remove the security labels, convert, then label the partitioned table and its partitions.")));
+}
+
+/*
+ * Publications the table could not stay in as it is: it must stay
+ * published, and only once.  Caller connected to SPI.
+ */
+static void
+refuse_publications(Oid relid, AttrNumber attnum, const char *column)
+{
+	const char *relname = get_rel_name(relid);
+	char	   *found;
+
+	if ((found = catalog_find("SELECT pubname::text AS found FROM pg_catalog.pg_publication WHERE puballtables "
+							  "UNION ALL "
+							  "SELECT p.pubname::text FROM pg_catalog.pg_publication_namespace n "
+							  "  JOIN pg_catalog.pg_publication p ON p.oid = n.pnpubid "
+							  " WHERE n.pnnspid = (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1) "
+							  "LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": publication \"%s\" publishes all tables of its database or schema",
+						relname, found),
+				 errhint("Copying its rows into the partitioned table would publish every row again as a "
+						 "new insert; convert it where no FOR ALL TABLES or FOR TABLES IN SCHEMA publication "
+						 "covers it.")));
+	if ((found = catalog_find("SELECT p.pubname::text AS found FROM pg_catalog.pg_publication_rel r "
+							  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+							  " WHERE r.prrelid = $1 AND NOT p.pubviaroot LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": publication \"%s\" publishes it without publish_via_partition_root",
+						relname, found),
+				 errhint("Its changes would then be published under the names of its partitions, which "
+						 "subscribers do not have: first run ALTER PUBLICATION ... SET "
+						 "(publish_via_partition_root = true), which also applies to the publication's "
+						 "other partitioned tables.")));
+	if ((found = catalog_find("SELECT p.pubname::text AS found FROM pg_catalog.pg_publication_rel r "
+							  "  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+							  " WHERE r.prrelid = $1 AND NOT pg_catalog.pg_has_role(p.pubowner, 'USAGE') LIMIT 1",
+							  relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot partition table \"%s\": only the owner of publication \"%s\" can add it back",
+						relname, found),
+				 errhint("Run the conversion as a role that owns the table and its publications, or as a "
+						 "superuser.")));
+}
+
+/*
+ * Inheritance, as parent or child.  Caller connected to SPI.
+ */
+static void
+refuse_inheritance(Oid relid, AttrNumber attnum, const char *column)
+{
+	const char *relname = get_rel_name(relid);
+	char	   *found;
+
+	if ((found = catalog_find("SELECT inhparent::regclass::text AS found FROM pg_catalog.pg_inherits "
+							  "WHERE inhrelid = $1 UNION ALL SELECT inhrelid::regclass::text "
+							  "FROM pg_catalog.pg_inherits WHERE inhparent = $1 LIMIT 1", relid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot partition table \"%s\": it takes part in inheritance with table \"%s\"",
+						relname, found),
+				 errhint("Remove the inheritance (ALTER TABLE ... NO INHERIT) first.")));
+}
+
+/*
+ * Refuse, before anything changes, a table the conversion could not carry
+ * over as it is: one complete message per refusal, each with a hint.
+ * Caller connected to SPI, holding ACCESS EXCLUSIVE on the table.
+ */
+static void
+check_convertible(Oid relid, AttrNumber attnum, const char *column)
+{
+	refuse_kind(relid, attnum, column);
+	refuse_unenforceable_keys(relid, attnum, column);
+	refuse_attached_objects(relid, attnum, column);
+	refuse_publications(relid, attnum, column);
+	refuse_inheritance(relid, attnum, column);
 }
 
 /* Statements that re-create what LIKE does not copy, read before renaming. */
@@ -244,7 +347,7 @@ saved_definitions(Oid relid, const char *qnew, int *count)
 	n = sdp_spi_exec(
 		/* primary key, unique and foreign-key constraints, by name */
 		"SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2, conname, "
-		"              pg_catalog.pg_get_constraintdef(oid)), 1 AS ord, conname::text AS name "
+		"              pg_catalog.pg_get_constraintdef(oid)) AS stmt, 1 AS ord, conname::text AS name "
 		"  FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype IN ('p', 'u', 'f') "
 		"UNION ALL "
 		/* other indexes: their definition names the table as it is now */
@@ -282,7 +385,9 @@ saved_definitions(Oid relid, const char *qnew, int *count)
 		" WHERE pg_catalog.obj_description($1, 'pg_class') IS NOT NULL "
 		"ORDER BY 2, 3",
 		2, types, values, NULL);
-	defs = sdp_spi_copy_rows(1);
+	defs = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		defs[i] = sdp_spi_get_text(i, "stmt");
 	*count = (int) n;
 	return defs;
 }
@@ -362,18 +467,17 @@ policy_command(const char *polcmd)
 	}
 }
 
+/*
+ * The row-level security flags, the tablespace, then the columns'
+ * settings and the replica identity.  Caller connected to SPI.
+ */
 static void
-saved_properties(Oid relid, const char *qtable, SavedProperties *p)
+save_flags(Oid relid, const char *qtable, SavedProperties *p)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	StringInfoData buf;
 	bool		isnull;
-	uint64		n;
 
-	memset(p, 0, sizeof(*p));
-
-	/* row-level security flags, tablespace, replica identity */
 	sdp_spi_exec("SELECT c.relrowsecurity, c.relforcerowsecurity, "
 				 "       c.relreplident::text AS replident, t.spcname::text AS tablespace, "
 				 "       (SELECT ic.relname::text FROM pg_catalog.pg_index i "
@@ -402,8 +506,20 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 		if (stmt)
 			p->parent_stmts = lappend(p->parent_stmts, stmt);
 	}
+}
 
-	/* storage parameters, for the partitions (a partitioned table has none) */
+/*
+ * The storage parameters, for the partitions (a partitioned table has
+ * none).  Caller connected to SPI.
+ */
+static void
+save_storage(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData buf;
+	uint64		n;
+
 	n = sdp_spi_exec("SELECT '' AS prefix, o.option_name::text AS name, o.option_value::text AS value "
 					 "  FROM pg_catalog.pg_class c, pg_catalog.pg_options_to_table(c.reloptions) o "
 					 " WHERE c.oid = $1 "
@@ -420,8 +536,20 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 						 quote_identifier(sdp_spi_get_text(i, "name")),
 						 quote_literal_cstr(sdp_spi_get_text(i, "value")));
 	p->storage = n > 0 ? pstrdup(buf.data) : NULL;
+}
 
-	/* extended statistics, under their names */
+/*
+ * Extended statistics, under their names, with targets, comments and
+ * owners.  Caller connected to SPI.
+ */
+static void
+save_statistics(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	uint64		n;
+
 	n = sdp_spi_exec("SELECT pg_catalog.pg_get_statisticsobjdef(s.oid) AS def, "
 					 "       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname) AS qname, "
 					 "       s.stxstattarget AS stattarget, s.stxowner AS owner, "
@@ -450,8 +578,22 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 									  psprintf("ALTER STATISTICS %s OWNER TO %s", qname,
 											   quote_identifier(GetUserNameFromId(owner, false))));
 	}
+}
 
-	/* row-level security and its policies */
+/*
+ * Row-level security and its policies, with their comments.  Caller
+ * connected to SPI.
+ */
+static void
+save_policies(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData buf;
+	bool		isnull;
+	uint64		n;
+
+	initStringInfo(&buf);
 	if (p->rls)
 		p->parent_stmts = lappend(p->parent_stmts,
 								  psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", qtable));
@@ -497,8 +639,22 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 											   quote_identifier(name), qtable,
 											   quote_literal_cstr(comment)));
 	}
+}
 
-	/* publications, with their column lists and row filters */
+/*
+ * Publication membership, with column lists and row filters.  Caller
+ * connected to SPI.
+ */
+static void
+save_publications(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData buf;
+	bool		isnull;
+	uint64		n;
+
+	initStringInfo(&buf);
 	n = sdp_spi_exec("SELECT p.pubname::text AS pubname, "
 					 "       pg_catalog.pg_get_expr(r.prqual, r.prrelid) AS qual, "
 					 "       CASE WHEN r.prattrs IS NOT NULL THEN "
@@ -537,8 +693,20 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 			appendStringInfo(&buf, " WHERE (%s)", qual);
 		p->publish_stmts = lappend(p->publish_stmts, pstrdup(buf.data));
 	}
+}
 
-	/* identity sequences: their names, grants and comments */
+/*
+ * Identity sequences: their names, grants and comments.  Caller connected to
+ * SPI.
+ */
+static void
+save_identity_sequences(Oid relid, const char *qtable, SavedProperties *p)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	uint64		n;
+
 	n = sdp_spi_exec("SELECT a.attname::text AS attname, s.oid AS seq, "
 					 "       n.nspname::text AS schema, s.relname::text AS name, "
 					 "       pg_catalog.obj_description(s.oid, 'pg_class') AS comment "
@@ -576,6 +744,23 @@ saved_properties(Oid relid, const char *qtable, SavedProperties *p)
 			p->identities = lappend(p->identities, &seqs[i]);
 		}
 	}
+}
+
+/*
+ * What conversion carries besides saved_definitions(), read before
+ * renaming, into p (palloc'd in the current context).  Caller connected to
+ * SPI, holding ACCESS EXCLUSIVE on the table.
+ */
+static void
+saved_properties(Oid relid, const char *qtable, SavedProperties *p)
+{
+	memset(p, 0, sizeof(*p));
+	save_flags(relid, qtable, p);
+	save_storage(relid, qtable, p);
+	save_statistics(relid, qtable, p);
+	save_policies(relid, qtable, p);
+	save_publications(relid, qtable, p);
+	save_identity_sequences(relid, qtable, p);
 }
 
 /*
@@ -632,52 +817,46 @@ run_all(List *stmts)
 		sdp_spi_exec((char *) lfirst(lc), 0, NULL, NULL, NULL);
 }
 
-/*
- * sdp.partition_table(table, column, partition_interval, premake)
- */
-Datum
-sdp_partition_table(PG_FUNCTION_ARGS)
+/* One conversion, handed from phase to phase of sdp_partition_table(). */
+typedef struct Conversion
 {
-	Oid			relid;
+	/* the arguments, checked */
+	Oid			relid;			/* the plain table */
 	char	   *column;
+	AttrNumber	attnum;
 	Interval   *interval;
 	int			premake;
-	char		relkind;
-	AttrNumber	attnum;
-	Oid			typid;
+	/* names */
 	char	   *schema;
 	char	   *relname;
-	char	   *old_name;
+	char	   *old_name;		/* the plain table's name while it is copied */
 	char	   *qtable;
 	char	   *qold;
-	char	   *cols;
-	char	  **defs;
-	int			ndefs;
-	SdpPartitionKey key;
-	SdpPartitionReport report;
+	/* saved before the swap */
 	Oid			owner;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1];
-	bool		isnull;
-	uint64		n;
-	Oid			newrelid;
+	char	   *cols;			/* the columns INSERT ... SELECT copies */
+	char	  **defs;			/* saved_definitions() */
+	int			ndefs;
 	SavedProperties props;
-	int			save_nestlevel;
+	/* made by the swap */
+	Oid			newrelid;
+	TimestampTz started;
+} Conversion;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table, column, partition_interval and premake must not be NULL")));
-	relid = PG_GETARG_OID(0);
-	column = NameStr(*PG_GETARG_NAME(1));
-	interval = PG_GETARG_INTERVAL_P(2);
-	premake = PG_GETARG_INT32(3);
+/*
+ * The checks that need no lock and no SPI: the arguments, the kind of
+ * relation, ownership, the key column and its type.  Fills conv.
+ */
+static void
+check_arguments(Oid relid, const char *column, Interval *interval, int premake,
+				Conversion *conv)
+{
+	char		relkind = get_rel_relkind(relid);
 
-	relkind = get_rel_relkind(relid);
 	if (relkind == RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("table %s is already partitioned", get_rel_name(relid)),
+				 errmsg("table \"%s\" is already partitioned", get_rel_name(relid)),
 				 errhint("Register it with sdp.manage_partitions() instead.")));
 	if (relkind != RELKIND_RELATION)
 		ereport(ERROR,
@@ -685,86 +864,109 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not a table", get_rel_name(relid)),
 				 errhint("Only plain tables can be converted.")));
 	sdp_partition_check_owner(relid);
-	attnum = get_attnum(relid, column);
-	if (attnum == InvalidAttrNumber)
+	conv->attnum = get_attnum(relid, column);
+	if (conv->attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table %s does not exist", column,
+				 errmsg("column \"%s\" of table \"%s\" does not exist", column,
 						get_rel_name(relid))));
-	typid = get_atttype(relid, attnum);
-	sdp_partition_check_key_type(typid, column);
+	sdp_partition_check_key_type(get_atttype(relid, conv->attnum), column);
 	(void) sdp_partition_step(interval);
 	sdp_partition_check_premake(premake);
 
-	schema = get_namespace_name(get_rel_namespace(relid));
-	relname = get_rel_name(relid);
-	qtable = quote_qualified_identifier(schema, relname);
-	old_name = sdp_partition_name(relname, "sdp_old");
-	qold = quote_qualified_identifier(schema, old_name);
-	owner = InvalidOid;
+	conv->relid = relid;
+	conv->column = pstrdup(column);
+	conv->interval = interval;
+	conv->premake = premake;
+	conv->schema = get_namespace_name(get_rel_namespace(relid));
+	conv->relname = get_rel_name(relid);
+	conv->qtable = quote_qualified_identifier(conv->schema, conv->relname);
+	conv->old_name = sdp_partition_name(conv->relname, "sdp_old");
+	conv->qold = quote_qualified_identifier(conv->schema, conv->old_name);
+}
 
-	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+/*
+ * What must be carried to the new table, read while the plain table still
+ * has its name: the owner, the columns to copy, definitions and properties.
+ * Caller connected to SPI, holding ACCESS EXCLUSIVE on the table.
+ */
+static void
+save_carried(Conversion *conv)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(conv->relid)};
+	bool		isnull;
 
-	/* every statement below, and every definition deparsed, in pg_catalog terms */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-
-	sdp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", qtable),
-				 0, NULL, NULL, NULL);
-	check_convertible(relid, attnum, column);
-
-	values[0] = ObjectIdGetDatum(relid);
 	sdp_spi_exec("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1",
 				 1, types, values, NULL);
-	owner = DatumGetObjectId(sdp_spi_datum(0, 1, &isnull));
-	cols = pstrdup(sdp_spi_scalar_text(
-		"SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
-		"FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
-		"AND NOT attisdropped AND attgenerated = ''", 1, types, values));
-	defs = saved_definitions(relid, qtable, &ndefs);
-	saved_properties(relid, qtable, &props);
+	conv->owner = DatumGetObjectId(sdp_spi_get(0, "relowner", OIDOID, &isnull));
+	conv->cols = sdp_partition_copyable_columns(conv->relid);
+	conv->defs = saved_definitions(conv->relid, conv->qtable, &conv->ndefs);
+	saved_properties(conv->relid, conv->qtable, &conv->props);
+}
 
-	/* the new table takes the name; the old one keeps the data until copied */
-	sdp_spi_exec(psprintf("ALTER TABLE %s RENAME TO %s", qtable,
-						  quote_identifier(old_name)), 0, NULL, NULL, NULL);
+/*
+ * The swap: the plain table steps aside (renamed, row-level security off so
+ * that every row is copied), a partitioned table shaped like it takes its
+ * name and owner, registered with partitions for all its data and premake
+ * intervals ahead.  Caller connected to SPI.
+ */
+static void
+swap_tables(Conversion *conv)
+{
+	SdpPartitionKey key;
+	SdpPartitionReport report;
+	SavedProperties *props = &conv->props;
+
+	sdp_spi_exec(psprintf("ALTER TABLE %s RENAME TO %s", conv->qtable,
+						  quote_identifier(conv->old_name)), 0, NULL, NULL, NULL);
 	/* FORCE would hide rows from the owner, and they would not be copied */
-	if (props.rls || props.force_rls)
+	if (props->rls || props->force_rls)
 		sdp_spi_exec(psprintf("ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, "
-							  "DISABLE ROW LEVEL SECURITY", qold), 0, NULL, NULL, NULL);
+							  "DISABLE ROW LEVEL SECURITY", conv->qold), 0, NULL, NULL, NULL);
 	sdp_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 						  "INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE "
 						  "INCLUDING COMMENTS INCLUDING COMPRESSION) PARTITION BY RANGE (%s)%s%s",
-						  qtable, qold, quote_identifier(column),
-						  props.tablespace ? " TABLESPACE " : "",
-						  props.tablespace ? quote_identifier(props.tablespace) : ""),
+						  conv->qtable, conv->qold, quote_identifier(conv->column),
+						  props->tablespace ? " TABLESPACE " : "",
+						  props->tablespace ? quote_identifier(props->tablespace) : ""),
 				 0, NULL, NULL, NULL);
-	newrelid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(qtable)));
-	if (owner != GetUserId())
-		sdp_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qtable,
-							  quote_identifier(GetUserNameFromId(owner, false))),
+	conv->newrelid = DatumGetObjectId(DirectFunctionCall1(regclassin,
+														  CStringGetDatum(conv->qtable)));
+	if (conv->owner != GetUserId())
+		sdp_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", conv->qtable,
+							  quote_identifier(GetUserNameFromId(conv->owner, false))),
 					 0, NULL, NULL, NULL);
 
 	/* partitions for all the data and premake intervals ahead */
-	sdp_partition_key(newrelid, &key);
+	sdp_partition_key(conv->newrelid, &key);
 	report.rsinfo = NULL;
 	report.log = true;
-	report.started = GetCurrentTimestamp();
-	sdp_partition_save_config(newrelid, interval, premake, NULL, "detach");
+	report.started = conv->started;
+	sdp_partition_save_config(conv->newrelid, conv->interval, conv->premake, NULL, "detach");
 	sdp_partition_ensure_default(&key, &report);
-	sdp_partition_create_missing(&key, interval, premake, qold,
+	sdp_partition_create_missing(&key, conv->interval, conv->premake, conv->qold,
 								 (Datum) 0, false, (Datum) 0, false, &report);
+}
 
-	/* the data, then what hangs on the old table */
-	/* as the owner: its CHECK constraints and defaults run with its rights */
-	sdp_spi_exec_as_owner(owner,
+/*
+ * The copy: the rows, as the owner (its CHECK constraints and defaults run
+ * with its rights); serial sequences follow their column and identity
+ * sequences continue where the old ones were; then the old table goes.
+ * Caller connected to SPI.
+ */
+static void
+copy_rows(Conversion *conv)
+{
+	uint64		n;
+	char	  **fixups;
+
+	sdp_spi_exec_as_owner(conv->owner,
 						  psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
-								   qtable, cols, cols, qold));
-	values[0] = ObjectIdGetDatum(relid);
+								   conv->qtable, conv->cols, conv->cols, conv->qold));
 	n = sdp_spi_exec(
 		/* serial sequences follow their column to the new table */
-		"SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, $2, a.attname) "
+		"SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, $2, a.attname) AS stmt "
 		"  FROM pg_catalog.pg_depend d "
 		"  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
 		"  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
@@ -778,72 +980,133 @@ sdp_partition_table(PG_FUNCTION_ARGS)
 		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		" WHERE a.attrelid = $1 AND a.attidentity <> '' AND NOT a.attisdropped",
 		2, (Oid[]) {OIDOID, TEXTOID},
-		(Datum[]) {ObjectIdGetDatum(relid), CStringGetTextDatum(qtable)}, NULL);
-	{
-		char	  **fixups = sdp_spi_copy_rows(1);
+		(Datum[]) {ObjectIdGetDatum(conv->relid), CStringGetTextDatum(conv->qtable)}, NULL);
+	fixups = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		fixups[i] = sdp_spi_get_text(i, "stmt");
+	for (uint64 i = 0; i < n; i++)
+		sdp_spi_exec(fixups[i], 0, NULL, NULL, NULL);
+	sdp_spi_exec(psprintf("DROP TABLE %s", conv->qold), 0, NULL, NULL, NULL);
+}
 
-		for (uint64 i = 0; i < n; i++)
-			sdp_spi_exec(fixups[i], 0, NULL, NULL, NULL);
-	}
-	sdp_spi_exec(psprintf("DROP TABLE %s", qold), 0, NULL, NULL, NULL);
+/*
+ * Restoring, once the old table is gone: keys, indexes, comments and grants
+ * under their original names, identity sequences, column settings,
+ * extended statistics, replica identity, row-level security and policies on
+ * the parent; storage parameters and inherited properties on each
+ * partition; publications last, so that the copied rows are not published
+ * as new ones.  Caller connected to SPI.
+ */
+static void
+restore_carried(Conversion *conv)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(conv->newrelid)};
+	bool		isnull;
+	uint64		n;
+	Oid		   *parts;
 
-	/* keys, indexes, comments and grants, under their original names */
-	for (int i = 0; i < ndefs; i++)
-		sdp_spi_exec(defs[i], 0, NULL, NULL, NULL);
-	restore_identity_sequences(newrelid, props.identities);
-	/* column settings, extended statistics, replica identity, RLS, policies */
-	run_all(props.parent_stmts);
+	for (int i = 0; i < conv->ndefs; i++)
+		sdp_spi_exec(conv->defs[i], 0, NULL, NULL, NULL);
+	restore_identity_sequences(conv->newrelid, conv->props.identities);
+	run_all(conv->props.parent_stmts);
 
-	/* what each partition needs of its own: storage parameters and the above */
-	values[0] = ObjectIdGetDatum(newrelid);
 	n = sdp_spi_exec("SELECT inhrelid AS partition FROM pg_catalog.pg_inherits "
 					 "WHERE inhparent = $1 ORDER BY inhrelid", 1, types, values, NULL);
+	parts = palloc(sizeof(Oid) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		parts[i] = DatumGetObjectId(sdp_spi_get(i, "partition", OIDOID, &isnull));
+	for (uint64 i = 0; i < n; i++)
 	{
-		Oid		   *parts = palloc(sizeof(Oid) * Max(n, 1));
-
-		for (uint64 i = 0; i < n; i++)
-			parts[i] = DatumGetObjectId(sdp_spi_get(i, "partition", OIDOID, &isnull));
-		for (uint64 i = 0; i < n; i++)
-		{
-			if (props.storage)
-				sdp_spi_exec(psprintf("ALTER TABLE %s SET (%s)",
-									  quote_qualified_identifier(get_namespace_name(get_rel_namespace(parts[i])),
-																 get_rel_name(parts[i])),
-									  props.storage), 0, NULL, NULL, NULL);
-			sdp_partition_inherit_properties(newrelid, parts[i]);
-		}
+		if (conv->props.storage)
+			sdp_spi_exec(psprintf("ALTER TABLE %s SET (%s)",
+								  quote_qualified_identifier(get_namespace_name(get_rel_namespace(parts[i])),
+															 get_rel_name(parts[i])),
+								  conv->props.storage), 0, NULL, NULL, NULL);
+		sdp_partition_inherit_properties(conv->newrelid, parts[i]);
 	}
 
-	/* last, so that the copied rows are not published as new ones */
-	run_all(props.publish_stmts);
+	run_all(conv->props.publish_stmts);
+}
 
-	sdp_maintenance_log_rel(newrelid, report.started, qtable, "partition table", "ok",
-							psprintf("converted on column %s", column));
+/*
+ * Reporting: the log row, and each partition with the rows it received
+ * (read as the owner) as the function's result.  Caller connected to SPI.
+ */
+static void
+report_partitions(Conversion *conv, ReturnSetInfo *rsinfo)
+{
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2] = {ObjectIdGetDatum(conv->newrelid),
+		CStringGetTextDatum(sdp_partition_timezone)};
+	uint64		n;
 
-	/* report each partition with the rows it received (read as the owner) */
-	values[0] = ObjectIdGetDatum(newrelid);
-	n = sdp_spi_exec_params_as_owner(owner, psprintf(
-		"SELECT p.partition::pg_catalog.text, coalesce(p.range_from, 'DEFAULT'), "
-		"       coalesce(p.range_to, 'DEFAULT'), coalesce(c.n, 0) "
-		"  FROM sdp._range_partitions(%s, $1) p "
+	sdp_maintenance_log_rel(conv->newrelid, conv->started, conv->qtable,
+							"partition table", "ok",
+							psprintf("converted on column %s", conv->column));
+
+	n = sdp_spi_exec_params_as_owner(conv->owner, psprintf(
+		"SELECT p.partition::pg_catalog.text AS name, "
+		"       coalesce(p.range_from, 'DEFAULT') AS range_from, "
+		"       coalesce(p.range_to, 'DEFAULT') AS range_to, "
+		"       coalesce(c.n, 0)::pg_catalog.int8 AS nrows "
+		"  FROM sdp._range_partitions($2, $1) p "
 		"  LEFT JOIN (SELECT tableoid, pg_catalog.count(*) AS n FROM %s GROUP BY tableoid) c "
 		"         ON c.tableoid = p.partition::pg_catalog.oid "
 		" WHERE p.parent::pg_catalog.oid = $1 ORDER BY p.is_default, p.from_local",
-		quote_literal_cstr(sdp_partition_timezone), qtable),
-		1, types, values, NULL);
-	AtEOXact_GUC(true, save_nestlevel);
+		conv->qtable),
+		2, types, values, NULL);
 	for (uint64 i = 0; i < n; i++)
 	{
-		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 		Datum		out[4];
 		bool		outnulls[4] = {false, false, false, false};
 
-		out[0] = CStringGetTextDatum(sdp_spi_value(i, 1));
-		out[1] = CStringGetTextDatum(sdp_spi_value(i, 2));
-		out[2] = CStringGetTextDatum(sdp_spi_value(i, 3));
-		out[3] = Int64GetDatum(strtoll(sdp_spi_value(i, 4), NULL, 10));
+		out[0] = CStringGetTextDatum(sdp_spi_get_text(i, "name"));
+		out[1] = CStringGetTextDatum(sdp_spi_get_text(i, "range_from"));
+		out[2] = CStringGetTextDatum(sdp_spi_get_text(i, "range_to"));
+		out[3] = Int64GetDatum(sdp_spi_int64(i, "nrows"));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
+}
+
+/*
+ * sdp.partition_table(table, column, partition_interval, premake): the
+ * phases above, in one transaction, under search_path = pg_catalog,
+ * pg_temp from the lock to the report.
+ */
+Datum
+sdp_partition_table(PG_FUNCTION_ARGS)
+{
+	Conversion	conv;
+	int			save_nestlevel;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table, column, partition_interval and premake must not be NULL")));
+	memset(&conv, 0, sizeof(conv));
+	check_arguments(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
+					PG_GETARG_INTERVAL_P(2), PG_GETARG_INT32(3), &conv);
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+
+	/* every statement below, and every definition deparsed, in pg_catalog terms */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	sdp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", conv.qtable),
+				 0, NULL, NULL, NULL);
+	check_convertible(conv.relid, conv.attnum, conv.column);
+	save_carried(&conv);
+	conv.started = GetCurrentTimestamp();
+	swap_tables(&conv);
+	copy_rows(&conv);
+	restore_carried(&conv);
+	report_partitions(&conv, (ReturnSetInfo *) fcinfo->resultinfo);
+
+	AtEOXact_GUC(true, save_nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -75,6 +75,7 @@
 #include "utils/tuplestore.h"
 
 #include "maintenance_lock.h"
+#include "maintenance_log.h"
 #include "partition_manager.h"
 #include "run_as_owner.h"
 #include "sdp_config.h"
@@ -98,48 +99,21 @@ typedef struct PartitionConfig
 	Oid			configured_by;	/* InvalidOid: unknown */
 } PartitionConfig;
 
+/* One period of periods_sql's result, copied out of SPI's memory. */
+typedef struct Period
+{
+	char	   *suffix;			/* "p2024_01"; NULL: the rows-outside summary */
+	char	   *from_local;		/* bounds as local timestamps (ISO, AD) */
+	char	   *to_local;
+	char	   *range_from;		/* bounds as the key type shows them */
+	char	   *range_to;
+	char	   *outside_message;	/* the summary's log message */
+} Period;
+
 static char *
 qualified(const char *schema, const char *name)
 {
 	return quote_qualified_identifier(schema, name);
-}
-
-/*
- * Append a row to sdp.maintenance_log as the current user.  relid, when
- * valid, names the table the row is about: its owner may read the row.
- * Caller is connected to SPI.
- */
-void
-sdp_maintenance_log_rel(Oid relid, TimestampTz started, const char *object,
-						const char *action, const char *status,
-						const char *message)
-{
-	Oid			types[6] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', message ? ' ' : 'n', 'n'};
-
-	values[0] = TimestampTzGetDatum(started);
-	values[1] = CStringGetTextDatum(object);
-	values[2] = CStringGetTextDatum(action);
-	values[3] = CStringGetTextDatum(status);
-	values[4] = message ? CStringGetTextDatum(message) : (Datum) 0;
-	values[5] = (Datum) 0;
-	if (OidIsValid(relid) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-	{
-		values[5] = ObjectIdGetDatum(sdp_relation_owner(relid));
-		nulls[5] = ' ';
-	}
-	sdp_spi_exec("INSERT INTO sdp.maintenance_log "
-				 "(started, object, action, status, message, object_owner) "
-				 "VALUES ($1, $2, $3, $4, $5, $6)", 6, types, values, nulls);
-}
-
-/* A row of sdp.maintenance_log about no one table (readers of all stats). */
-void
-sdp_maintenance_log(TimestampTz started, const char *object,
-					const char *action, const char *status, const char *message)
-{
-	sdp_maintenance_log_rel(InvalidOid, started, object, action, status, message);
 }
 
 /* Register or update a parent's configuration; caller connected to SPI. */
@@ -221,9 +195,13 @@ check_config_writer(Oid parent, PartitionConfig *cfg)
 				 errhint("The owner can register the table again with sdp.manage_partitions().")));
 }
 
-/* Parent columns that can be copied with INSERT ... SELECT, quoted. */
-static char *
-copyable_columns(Oid relid)
+/*
+ * The columns of relid that INSERT ... SELECT can copy (not generated, not
+ * dropped), quoted and comma-separated, in attnum order, palloc'd in the
+ * current memory context.  Caller connected to SPI.
+ */
+char *
+sdp_partition_copyable_columns(Oid relid)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
@@ -235,7 +213,11 @@ copyable_columns(Oid relid)
 		1, types, values));
 }
 
-/* SQL expression of a bound given as a local timestamp text (ISO, AD). */
+/*
+ * SQL expression of a bound given as a local timestamp text (ISO, AD).
+ * Pasted as literals, not passed as $n: CREATE TABLE ... PARTITION OF and
+ * ATTACH PARTITION are utility statements, which take no parameters.
+ */
 static char *
 bound_expr(const SdpPartitionKey *key, const char *local)
 {
@@ -388,7 +370,7 @@ sdp_partition_inherit_properties(Oid parent, Oid partition)
 		if (part_index == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("partition \"%s\" has no index attached to the replica identity index of \"%s\"",
+					 errmsg("partition \"%s\" has no index attached to the replica identity index of table \"%s\"",
 							get_rel_name(partition), get_rel_name(parent))));
 		stmts = lappend(stmts, psprintf("ALTER TABLE %s REPLICA IDENTITY USING INDEX %s",
 										qpart, quote_identifier(part_index)));
@@ -398,7 +380,10 @@ sdp_partition_inherit_properties(Oid parent, Oid partition)
 		sdp_spi_exec_as_owner(sdp_relation_owner(partition), (char *) lfirst(lc));
 }
 
-/* Give the parent a default partition (<parent>_default) if it has none. */
+/*
+ * Give the parent a default partition (<parent>_default) if it has none, as
+ * the owner.  Caller connected to SPI, holding the parent's maintenance lock.
+ */
 void
 sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *report)
 {
@@ -418,22 +403,40 @@ sdp_partition_ensure_default(const SdpPartitionKey *key, SdpPartitionReport *rep
 }
 
 /*
- * A trigger or rule on the default partition that would fire even with
- * session_replication_role = replica (ENABLE ALWAYS or ENABLE REPLICA),
- * as "trigger name" or "rule name", or NULL.
+ * Refuse to move rows out of the default partition def when a trigger or
+ * rule on it would fire even with session_replication_role = replica
+ * (ENABLE ALWAYS or ENABLE REPLICA).  Caller connected to SPI.
  */
-static char *
-trigger_firing_on_move(Oid def)
+static void
+check_nothing_fires_on_move(Oid def)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(def)};
+	bool		is_rule;
+	char	   *name;
 
-	return sdp_spi_scalar_text("SELECT pg_catalog.format('trigger %I', tgname) FROM pg_catalog.pg_trigger "
-							   "WHERE tgrelid = $1 AND tgenabled IN ('A', 'R') "
-							   "UNION ALL "
-							   "SELECT pg_catalog.format('rule %I', rulename) FROM pg_catalog.pg_rewrite "
-							   "WHERE ev_class = $1 AND ev_enabled IN ('A', 'R') "
-							   "ORDER BY 1 LIMIT 1", 1, types, values);
+	if (sdp_spi_exec("SELECT false AS is_rule, tgname::text AS name FROM pg_catalog.pg_trigger "
+					 "WHERE tgrelid = $1 AND tgenabled IN ('A', 'R') "
+					 "UNION ALL "
+					 "SELECT true, rulename::text FROM pg_catalog.pg_rewrite "
+					 "WHERE ev_class = $1 AND ev_enabled IN ('A', 'R') "
+					 "ORDER BY 1 DESC, 2 LIMIT 1", 1, types, values, NULL) == 0)
+		return;
+	is_rule = sdp_spi_bool(0, "is_rule");
+	name = sdp_spi_get_text(0, "name");
+	if (is_rule)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot move rows out of default partition \"%s\": rule \"%s\" fires on every change",
+						get_rel_name(def), name),
+				 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a rule enabled ALWAYS or REPLICA would see them."),
+				 errhint("Move the rows yourself, or enable it as an ordinary one (ALTER TABLE ... ENABLE RULE).")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot move rows out of default partition \"%s\": trigger \"%s\" fires on every change",
+					get_rel_name(def), name),
+			 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a trigger enabled ALWAYS or REPLICA would see them."),
+			 errhint("Move the rows yourself, or enable it as an ordinary one (ALTER TABLE ... ENABLE TRIGGER).")));
 }
 
 /*
@@ -449,22 +452,14 @@ move_rows(const SdpPartitionKey *key, Oid def, const char *qname,
 	char	   *qdef = qualified(get_namespace_name(get_rel_namespace(def)),
 								 get_rel_name(def));
 	char	   *cols;
-	char	   *trigger;
 	SdpSavedUser saved;
 	int64		moved;
 
 	if (sdp_spi_exec_as_owner(key->owner,
 							  psprintf("SELECT 1 FROM ONLY %s WHERE %s LIMIT 1", qdef, range)) == 0)
 		return 0;
-	trigger = trigger_firing_on_move(def);
-	if (trigger != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot move rows out of default partition \"%s\": %s fires on every change",
-						get_rel_name(def), trigger),
-				 errdetail("Moving a row is a DELETE and an INSERT that the application never made; a trigger or rule enabled ALWAYS or REPLICA would see them."),
-				 errhint("Move the rows yourself, or enable it as an ordinary one (ALTER TABLE ... ENABLE TRIGGER or ENABLE RULE).")));
-	cols = copyable_columns(key->relid);
+	check_nothing_fires_on_move(def);
+	cols = sdp_partition_copyable_columns(key->relid);
 
 	sdp_become_owner(key->owner, &saved);
 	(void) set_config_option("session_replication_role", "replica",
@@ -485,15 +480,13 @@ move_rows(const SdpPartitionKey *key, Oid def, const char *qname,
  * caller's (sub)transaction.  Returns the rows moved.
  */
 static int64
-create_partition(const SdpPartitionKey *key, const char *suffix,
-				 const char *from, const char *to,
-				 const char *from_text, const char *to_text,
+create_partition(const SdpPartitionKey *key, const Period *period,
 				 SdpPartitionReport *report)
 {
 	char	   *qparent = qualified(key->schema, key->relname);
-	char	   *qname = qualified(key->schema, free_table_name(key, suffix));
-	char	   *lo = bound_expr(key, from);
-	char	   *hi = bound_expr(key, to);
+	char	   *qname = qualified(key->schema, free_table_name(key, period->suffix));
+	char	   *lo = bound_expr(key, period->from_local);
+	char	   *hi = bound_expr(key, period->to_local);
 	Oid			def = get_default_partition_oid(key->relid);
 	Oid			tablespace = get_rel_tablespace(key->relid);
 	int64		moved = 0;
@@ -521,20 +514,16 @@ create_partition(const SdpPartitionKey *key, const char *suffix,
 		sdp_maintenance_log_rel(key->relid, report->started, qname, "create partition", "ok",
 								moved > 0 ?
 								psprintf("range [%s, %s), %lld rows moved from the default partition",
-										 from_text, to_text, (long long) moved) :
-								psprintf("range [%s, %s)", from_text, to_text));
-	report_row(report, qname, from_text, to_text, moved);
+										 period->range_from, period->range_to, (long long) moved) :
+								psprintf("range [%s, %s)", period->range_from, period->range_to));
+	report_row(report, qname, period->range_from, period->range_to, moved);
 	return moved;
 }
 
 typedef struct CreateArgs
 {
 	const SdpPartitionKey *key;
-	const char *suffix;
-	const char *from;
-	const char *to;
-	const char *from_text;
-	const char *to_text;
+	const Period *period;
 	SdpPartitionReport *report;
 } CreateArgs;
 
@@ -543,8 +532,7 @@ create_partition_isolated(void *arg)
 {
 	CreateArgs *a = arg;
 
-	(void) create_partition(a->key, a->suffix, a->from, a->to,
-							a->from_text, a->to_text, a->report);
+	(void) create_partition(a->key, a->period, a->report);
 }
 
 /* No infinite or BC bounds from the caller: they would ask for no end of partitions. */
@@ -653,8 +641,9 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	bool		isnull;
 	uint64		n;
 	uint64		nperiods = 0;
+	uint64		ncreate = 0;
 	int			created = 0;
-	char	  **rows;
+	Period	   *periods;
 
 	if (has_start)
 		check_finite_bound(start_at, "start_at");
@@ -678,7 +667,7 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	if (sdp_spi_exec("SELECT retention FROM sdp.partition_config WHERE parent = $1",
 					 1, cfgtypes, cfgvalues, NULL) > 0)
 	{
-		Datum		r = sdp_spi_datum(0, 1, &isnull);
+		Datum		r = sdp_spi_get(0, "retention", INTERVALOID, &isnull);
 
 		if (!isnull)
 		{
@@ -708,72 +697,69 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 									 11, types, values, nulls);
 
 	/* copy the periods out of SPI's result before running more statements */
-	rows = palloc(sizeof(char *) * 5 * Max(n, 1));
+	periods = palloc(sizeof(Period) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
+		Period	   *p = &periods[nperiods++];
 		char	   *suffix = sdp_spi_get_text(i, "suffix");
 
 		if (suffix == NULL)
 		{
 			/* the summary row: rows no partition is made for */
 			int64		outside = sdp_spi_int64(i, "outside");
-			char	   *msg = psprintf("%lld rows of the default partition lie outside the managed window "
-									   "(periods from %s to %s) and stay there",
-									   (long long) outside,
-									   sdp_spi_get_text(i, "outside_first"),
-									   sdp_spi_get_text(i, "outside_last"));
+			char	   *first = sdp_spi_get_text(i, "outside_first");
+			char	   *last = sdp_spi_get_text(i, "outside_last");
 
 			if (data_source != NULL)
+			{
+				nperiods--;
 				continue;		/* registration: the rows stay in the default */
+			}
 			ereport(WARNING,
 					(errmsg("%lld rows of table \"%s\" stay in its default partition",
 							(long long) outside, key->relname),
 					 errdetail("Their keys lie outside the periods maintenance makes partitions for (periods from %s to %s): before the first partition, older than the retention, beyond the premake window, or infinite.",
-							   sdp_spi_get_text(i, "outside_first"), sdp_spi_get_text(i, "outside_last")),
+							   first, last),
 					 errhint("Create partitions for them with sdp.create_partitions(parent, up_to => ...) or move or delete the rows.")));
-			rows[5 * nperiods] = NULL;
-			rows[5 * nperiods + 1] = msg;
-			nperiods++;
+			memset(p, 0, sizeof(*p));
+			p->outside_message = psprintf("%lld rows of the default partition lie outside the managed window "
+										  "(periods from %s to %s) and stay there",
+										  (long long) outside, first, last);
 			continue;
 		}
-		rows[5 * nperiods] = pstrdup(suffix);
-		rows[5 * nperiods + 1] = pstrdup(sdp_spi_get_text(i, "from_local"));
-		rows[5 * nperiods + 2] = pstrdup(sdp_spi_get_text(i, "to_local"));
-		rows[5 * nperiods + 3] = pstrdup(sdp_spi_get_text(i, "range_from"));
-		rows[5 * nperiods + 4] = pstrdup(sdp_spi_get_text(i, "range_to"));
-		nperiods++;
+		p->suffix = psprintf("p%s", suffix);
+		p->from_local = sdp_spi_get_text(i, "from_local");
+		p->to_local = sdp_spi_get_text(i, "to_local");
+		p->range_from = sdp_spi_get_text(i, "range_from");
+		p->range_to = sdp_spi_get_text(i, "range_to");
+		p->outside_message = NULL;
+		ncreate++;
 	}
 
 	/* all or nothing: too many is a mistake to be told, not a long run */
-	{
-		uint64		ncreate = 0;
-
-		for (uint64 i = 0; i < nperiods; i++)
-			ncreate += rows[5 * i] != NULL;
-		if (ncreate > (uint64) sdp_partition_max_create)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("table \"%s\" would get %llu new partitions, more than smart_dairy_perf.partition_max_create (%d)",
-							key->relname, (unsigned long long) ncreate,
-							sdp_partition_max_create),
-					 errhint("Check the rows of the default partition and the premake, start_at and up_to values, or raise smart_dairy_perf.partition_max_create.")));
-	}
+	if (ncreate > (uint64) sdp_partition_max_create)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("table \"%s\" would get %llu new partitions, more than smart_dairy_perf.partition_max_create (%d)",
+						key->relname, (unsigned long long) ncreate,
+						sdp_partition_max_create),
+				 errhint("Check the rows of the default partition and the premake, start_at and up_to values, or raise smart_dairy_perf.partition_max_create.")));
 
 	for (uint64 i = 0; i < nperiods; i++)
 	{
-		char	  **r = &rows[5 * i];
-		CreateArgs	args = {key, NULL, r[1], r[2], r[3], r[4], report};
+		Period	   *p = &periods[i];
+		CreateArgs	args = {key, p, report};
 		ErrorData  *edata;
 
-		if (r[0] == NULL)
+		if (p->suffix == NULL)
 		{
 			if (report && report->log)
 				sdp_maintenance_log_rel(key->relid, report->started,
 										qualified(key->schema, key->relname),
-										"rows outside the managed window", "skipped", r[1]);
+										"rows outside the managed window", "skipped",
+										p->outside_message);
 			continue;
 		}
-		args.suffix = psprintf("p%s", r[0]);
 		edata = sdp_run_in_subtransaction(create_partition_isolated, &args);
 		if (edata == NULL)
 		{
@@ -784,14 +770,19 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
 			ReThrowError(edata);
 		if (report && report->log)
-			sdp_maintenance_log_rel(key->relid, report->started,
-									qualified(key->schema, sdp_partition_name(key->relname, args.suffix)),
-									"create partition", "error",
-									psprintf("range [%s, %s): %s", r[3], r[4], edata->message));
-		ereport(WARNING,
-				(errmsg("could not create partition for range [%s, %s) of table \"%s\"",
-						r[3], r[4], key->relname),
-				 errdetail("%s", edata->message)));
+			sdp_maintenance_log_failure(key->relid, report->started,
+										qualified(key->schema, sdp_partition_name(key->relname, p->suffix)),
+										"create partition", "error",
+										psprintf("range [%s, %s): %s", p->range_from,
+												 p->range_to, edata->message),
+										edata->message,
+										"could not create partition for range [%s, %s) of table \"%s\"",
+										p->range_from, p->range_to, key->relname);
+		else
+			ereport(WARNING,
+					(errmsg("could not create partition for range [%s, %s) of table \"%s\"",
+							p->range_from, p->range_to, key->relname),
+					 errdetail("%s", edata->message)));
 		FreeErrorData(edata);
 	}
 	return created;
@@ -803,8 +794,8 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
  * (or would be) done to it.  Returns the number of partitions removed.
  */
 static int
-prune(const SdpPartitionKey *key, PartitionConfig *cfg, bool dry_run,
-	  SdpPartitionReport *report)
+prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
+						 bool dry_run, SdpPartitionReport *report)
 {
 	Oid			types[3] = {OIDOID, INTERVALOID, TEXTOID};
 	Datum		values[3];
@@ -1051,7 +1042,7 @@ sdp_prune_partitions(PG_FUNCTION_ARGS)
 	require_config(parent, &cfg);
 	check_config_writer(parent, &cfg);
 	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
-	prune(&key, &cfg, dry_run, &report);
+	prune_expired_partitions(&key, &cfg, dry_run, &report);
 	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
@@ -1115,7 +1106,7 @@ maintain_parent(Oid parent, const char *name, TimestampTz started,
 					psprintf("%d created", created));
 	if (cfg.has_retention)
 	{
-		removed = prune(&key, &cfg, false, &report);
+		removed = prune_expired_partitions(&key, &cfg, false, &report);
 		maintenance_row(rsinfo, name, "retention", "ok",
 						psprintf("%d %s", removed,
 								 strcmp(cfg.mode, "drop") == 0 ? "dropped" : "detached"));
@@ -1155,16 +1146,19 @@ sdp_partition_maintain_one(Oid parent, const char *name, ReturnSetInfo *rsinfo)
 	if (edata == NULL)
 		return true;
 	lock_busy = edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
-	sdp_maintenance_log_rel(parent, args.started, name, "maintenance",
-							lock_busy ? "skipped" : "error",
-							lock_busy ? psprintf("%s; the table is tried again at the next run",
-												 edata->message) : edata->message);
+	if (lock_busy)
+		sdp_maintenance_log_failure(parent, args.started, name, "maintenance", "skipped",
+									psprintf("%s; the table is tried again at the next run",
+											 edata->message),
+									edata->message,
+									"partition maintenance of table \"%s\" gave up for this run",
+									name);
+	else
+		sdp_maintenance_log_failure(parent, args.started, name, "maintenance", "error",
+									NULL, edata->message,
+									"partition maintenance of table \"%s\" failed", name);
 	maintenance_row(rsinfo, name, "maintenance", lock_busy ? "skipped" : "error",
 					edata->message);
-	ereport(WARNING,
-			(errmsg("partition maintenance of table \"%s\" %s", name,
-					lock_busy ? "gave up for this run" : "failed"),
-			 errdetail("%s", edata->message)));
 	FreeErrorData(edata);
 	return lock_busy;
 }

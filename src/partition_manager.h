@@ -12,7 +12,6 @@
 
 #include "funcapi.h"
 #include "nodes/pg_list.h"
-#include "nodes/pg_list.h"
 
 #include "partition_bounds.h"
 
@@ -29,8 +28,7 @@ extern void sdp_partition_save_config(Oid parent, Interval *interval,
 									  const char *mode);
 extern List *sdp_column_settings(Oid source, const char *qtarget);
 extern void sdp_partition_inherit_properties(Oid parent, Oid partition);
-extern List *sdp_column_settings(Oid source, const char *qtarget);
-extern void sdp_partition_inherit_properties(Oid parent, Oid partition);
+extern char *sdp_partition_copyable_columns(Oid relid);
 extern void sdp_partition_ensure_default(const SdpPartitionKey *key,
 										 SdpPartitionReport *report);
 extern int	sdp_partition_create_missing(const SdpPartitionKey *key,
@@ -42,11 +40,5 @@ extern int	sdp_partition_create_missing(const SdpPartitionKey *key,
 extern bool sdp_partition_maintain_one(Oid parent, const char *name,
 									   ReturnSetInfo *rsinfo);
 extern int	sdp_partition_configured_parents(Oid **parents, char ***names);
-extern void sdp_maintenance_log(TimestampTz started, const char *object,
-								const char *action, const char *status,
-								const char *message);
-extern void sdp_maintenance_log_rel(Oid relid, TimestampTz started,
-									const char *object, const char *action,
-									const char *status, const char *message);
 
 #endif							/* SDP_PARTITION_MANAGER_H */

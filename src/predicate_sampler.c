@@ -293,7 +293,7 @@ scan_tests(PlanState *ps, SdpPredicateKey *key)
 }
 
 static void
-keep(Harvest *h, SdpPredicateKey *key, PlanState *scan, int64 limit)
+keep_found_predicate(Harvest *h, SdpPredicateKey *key, PlanState *scan, int64 limit)
 {
 	Instrumentation *instr = scan->instrument;
 	Found	   *f;
@@ -378,7 +378,7 @@ join_keys(Harvest *h, PlanState *join, List *clauses)
 			key.ncols = 1;
 			key.cols[0].attnum = attnum;
 			key.cols[0].opno = op->opno;	/* an equality: either side reads the same */
-			keep(h, &key, scan, 0);
+			keep_found_predicate(h, &key, scan, 0);
 		}
 	}
 }
@@ -421,7 +421,7 @@ order_limit(Harvest *h, LimitState *limit)
 		key.cols[key.ncols].flags = SDP_COL_SORT;
 		key.ncols++;
 	}
-	keep(h, &key, scan, limit->count);
+	keep_found_predicate(h, &key, scan, limit->count);
 }
 
 static bool
@@ -440,7 +440,7 @@ harvest_node(PlanState *ps, void *context)
 			if (ps->instrument->nfiltered1 > 0 &&
 				scan_key(h, (Scan *) plan, SDP_PRED_FILTER, &key) &&
 				scan_tests(ps, &key) > 0)
-				keep(h, &key, ps, 0);
+				keep_found_predicate(h, &key, ps, 0);
 		}
 		else if (IsA(plan, HashJoin))
 			join_keys(h, ps, ((HashJoin *) plan)->hashclauses);

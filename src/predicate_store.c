@@ -55,6 +55,7 @@ static HTAB *predicate_hash = NULL;
 
 PG_FUNCTION_INFO_V1(sdp_observed_predicates_sql);
 
+/* Shared memory the predicate table needs (smart_dairy_perf.max_predicates). */
 Size
 sdp_predicates_shmem_size(void)
 {
@@ -62,6 +63,7 @@ sdp_predicates_shmem_size(void)
 					hash_estimate_size(sdp_max_predicates, sizeof(SdpPredicate)));
 }
 
+/* Attach to (or create) the predicate table.  Caller holds AddinShmemInitLock. */
 void
 sdp_predicates_shmem_startup(void)
 {
@@ -113,7 +115,11 @@ count_in(SdpPredicate *p, double rows_kept, double rows_removed, double ms,
 	SpinLockRelease(&p->mutex);
 }
 
-/* Count one sampled plan node with these tests (hot path of sampled statements). */
+/*
+ * Count one sampled plan node with these tests (hot path of sampled
+ * statements).  Caller holds no lock; takes the predicate lock shared (and
+ * exclusively only for a new key) and the entry's spinlock.
+ */
 void
 sdp_predicate_record(const SdpPredicateKey *key, double rows_kept,
 					 double rows_removed, double ms, int64 limit,
@@ -148,6 +154,7 @@ sdp_predicate_record(const SdpPredicateKey *key, double rows_kept,
 	LWLockRelease(predicates->lock);
 }
 
+/* Forget every observed predicate.  Takes the predicate lock exclusively; caller holds none. */
 void
 sdp_predicates_reset(void)
 {
@@ -184,7 +191,7 @@ operator_sql(Oid opno)
  * relid is a partition).  False when a column or operator is gone.
  */
 static bool
-describe(const SdpPredicate *p, Oid root, SdpObservedPredicate *out)
+describe_observed(const SdpPredicate *p, Oid root, SdpObservedPredicate *out)
 {
 	StringInfoData words;
 	StringInfoData sql;
@@ -281,6 +288,8 @@ merge_counters(SdpPredicateCounters *into, const SdpPredicateCounters *c)
 /*
  * This database's observed predicates on user tables that still exist,
  * as SdpObservedPredicate *, partitions folded into their root table.
+ * Copied under the predicate lock held shared, then released before any
+ * catalog lookup; the list is palloc'd in the current memory context.
  */
 List *
 sdp_observed_predicates(void)
@@ -323,7 +332,7 @@ sdp_observed_predicates(void)
 		if (get_rel_relispartition(relid))
 			root = llast_oid(get_partition_ancestors(relid));
 		row = palloc0(sizeof(SdpObservedPredicate));
-		if (!describe(&copies[i], root, row))
+		if (!describe_observed(&copies[i], root, row))
 			continue;
 		foreach(lc, result)
 		{

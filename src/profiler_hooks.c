@@ -335,6 +335,7 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 }
 
+/* Install the executor and utility hooks, chaining to the previous ones; from _PG_init only. */
 void
 sdp_hooks_install(void)
 {

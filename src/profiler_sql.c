@@ -2,7 +2,8 @@
  *
  * profiler_sql.c
  *	  SQL-callable functions of the profiler: the rows of sdp.query_stats and
- *	  sdp.query_totals, sdp.slow_queries, sdp.profiler_info and sdp.reset().
+ *	  sdp.query_totals, sdp.slow_queries and sdp.profiler_info.  sdp.reset(),
+ *	  which resets every store, is at the top (smart_dairy_perf.c).
  *
  *	  Reading: entries are copied out under the store's lock held shared
  *	  (each entry's counters under its spinlock), then the lock is released
@@ -25,8 +26,6 @@
 #include "utils/builtins.h"
 
 #include "histogram.h"
-#include "nplus1.h"
-#include "predicates.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
 #include "slow_queries.h"
@@ -35,8 +34,6 @@ PG_FUNCTION_INFO_V1(sdp_query_stats);
 PG_FUNCTION_INFO_V1(sdp_slow_queries);
 PG_FUNCTION_INFO_V1(sdp_slow_query_plans);
 PG_FUNCTION_INFO_V1(sdp_profiler_info);
-PG_FUNCTION_INFO_V1(sdp_reset_all);
-PG_FUNCTION_INFO_V1(sdp_reset_query);
 PG_FUNCTION_INFO_V1(sdp_query_histograms);
 
 /* A copy of one entry, taken under the locks. */
@@ -383,37 +380,4 @@ sdp_profiler_info(PG_FUNCTION_ARGS)
 	values[7] = Float8GetDatum(SDP_HIST_MAX_REL_ERROR);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-}
-
-/* sdp.reset(): forget all statistics, slow queries, N+1 patterns and observed predicates */
-Datum
-sdp_reset_all(PG_FUNCTION_ARGS)
-{
-	int64		removed;
-
-	sdp_store_check_loaded();
-	removed = sdp_store_reset(InvalidOid, InvalidOid, 0);
-	sdp_slow_reset(0);
-	sdp_nplus1_reset(0);
-	sdp_predicates_reset();
-	PG_RETURN_INT64(removed);
-}
-
-/* sdp.reset(queryid): forget one query shape, for every user and database */
-Datum
-sdp_reset_query(PG_FUNCTION_ARGS)
-{
-	int64		queryid = PG_GETARG_INT64(0);
-	int64		removed;
-
-	sdp_store_check_loaded();
-	if (queryid == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query id 0 does not identify a query"),
-				 errhint("Use sdp.reset() without an argument to reset everything.")));
-	removed = sdp_store_reset(InvalidOid, InvalidOid, (uint64) queryid);
-	sdp_slow_reset((uint64) queryid);
-	sdp_nplus1_reset((uint64) queryid);
-	PG_RETURN_INT64(removed);
 }

@@ -31,8 +31,12 @@
  *	  counted in sdp_store->evictions.  New entries start at the median usage
  *	  so that a shape seen for the first time is not the next one evicted.
  *
+ *	  Persistence: sdp_store_describe(), sdp_store_save() and
+ *	  sdp_store_load() write and read the entries' part of the statistics
+ *	  file, in the postmaster only (no lock); smart_dairy_perf.c calls them.
+ *
  *	  Does not own: hooks (profiler_hooks.c), text normalization
- *	  (normalize.c), the on-disk file (profiler_persist.c).
+ *	  (normalize.c), the file's framing, header and CRC (stats_file.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -40,12 +44,14 @@
 
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
 #include "profiler_store.h"
 #include "sdp_config.h"
+#include "stats_file.h"
 
 #define EVICT_FRACTION		0.05
 #define EVICT_MIN			10
@@ -90,12 +96,14 @@ key_hash(const void *key, Size keysize)
 	return murmurhash32((uint32) (h ^ (h >> 32)));
 }
 
+/* Size of one hash entry, its text included.  No lock. */
 Size
 sdp_store_entry_size(void)
 {
 	return MAXALIGN(offsetof(SdpEntry, query) + sdp_max_query_text + 1);
 }
 
+/* Shared memory the store needs (smart_dairy_perf.max_queries, max_query_text). */
 Size
 sdp_store_shmem_size(void)
 {
@@ -161,6 +169,7 @@ current_appid(void)
 	return cached_appid;
 }
 
+/* This backend's application_name as entries record it; backend-local, no lock. */
 const char *
 sdp_store_current_appname(void)
 {
@@ -416,4 +425,200 @@ sdp_store_reset(Oid userid, Oid dbid, uint64 queryid)
 
 	LWLockRelease(sdp_store->lock);
 	return removed;
+}
+
+/* ----------------------------------------------------------------------
+ * The query entries' part of the statistics file (stats_file.c)
+ * ----------------------------------------------------------------------
+ */
+
+/* What is stored of an entry, apart from its text. */
+typedef struct PersistEntry
+{
+	SdpEntryKey key;
+	SdpCounters counters;
+	double		usage;
+	char		appname[NAMEDATALEN];
+	int32		encoding;
+	int32		query_len;
+} PersistEntry;
+
+/*
+ * The store's fields of the file's header: the shapes of an entry, the
+ * count, the reset time and the evictions.  Postmaster only (at exit, or
+ * before anyone attaches), no lock.
+ */
+void
+sdp_store_describe(SdpStatsHeader *header)
+{
+	header->key_size = sizeof(SdpEntryKey);
+	header->counters_size = sizeof(SdpCounters);
+	header->hist_buckets = SDP_HIST_BUCKETS;
+	header->nentries = hash_get_num_entries(sdp_store_hash);
+	header->stats_reset = sdp_store->stats_reset;
+	header->evictions = pg_atomic_read_u64(&sdp_store->evictions);
+}
+
+/*
+ * Write every entry, each followed by its text.  False when a write failed
+ * (errno set).  Postmaster only, at exit: no lock.
+ */
+bool
+sdp_store_save(SdpStatsWriter *w)
+{
+	HASH_SEQ_STATUS scan;
+	SdpEntry   *entry;
+
+	hash_seq_init(&scan, sdp_store_hash);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		PersistEntry pe;
+
+		memset(&pe, 0, sizeof(pe));
+		pe.key = entry->key;
+		pe.counters = entry->counters;
+		pe.usage = entry->usage;
+		strlcpy(pe.appname, entry->appname, NAMEDATALEN);
+		pe.encoding = entry->encoding;
+		pe.query_len = entry->query_len;
+		if (!sdp_stats_file_write(w, &pe, sizeof(pe)) ||
+			!sdp_stats_file_write(w, entry->query, pe.query_len))
+		{
+			hash_seq_term(&scan);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Check the values of a saved entry (its text is checked by the caller once
+ * read).  Returns what is wrong, or NULL.
+ */
+static const char *
+check_entry(const PersistEntry *pe)
+{
+	const SdpCounters *c = &pe->counters;
+	SdpEntryKey key;
+	uint64		bucketed = 0;
+
+	/* the key as sdp_store_make_key() builds it, padding zeroed */
+	if (!sdp_stats_valid_bool(&pe->key.toplevel))
+		return "malformed key";
+	memset(&key, 0, sizeof(key));
+	key.userid = pe->key.userid;
+	key.dbid = pe->key.dbid;
+	key.queryid = pe->key.queryid;
+	key.appid = pe->key.appid;
+	key.toplevel = pe->key.toplevel;
+	if (memcmp(&key, &pe->key, sizeof(key)) != 0 || key.queryid == 0)
+		return "malformed key";
+
+	if (!PG_VALID_BE_ENCODING(pe->encoding))
+		return "invalid encoding";
+	if (!sdp_stats_valid_appname(pe->appname, pe->key.appid, pe->encoding))
+		return "invalid application name";
+	if (!sdp_stats_valid_text_len(pe->query_len))
+		return "query text too long";
+
+	if (c->calls < 0 || c->rows < 0 ||
+		c->shared_blks_hit < 0 || c->shared_blks_read < 0 ||
+		c->shared_blks_dirtied < 0 || c->shared_blks_written < 0 ||
+		c->local_blks_hit < 0 || c->local_blks_read < 0 ||
+		c->local_blks_dirtied < 0 || c->local_blks_written < 0 ||
+		c->temp_blks_read < 0 || c->temp_blks_written < 0 ||
+		c->wal_records < 0 || c->wal_fpi < 0)
+		return "negative count";
+	if (!sdp_stats_valid_time(c->total_time) || !sdp_stats_valid_time(c->min_time) ||
+		!sdp_stats_valid_time(c->max_time) || !sdp_stats_valid_time(c->mean_time) ||
+		!sdp_stats_valid_time(c->sum_var_time) || !sdp_stats_valid_time(c->blk_read_time) ||
+		!sdp_stats_valid_time(c->blk_write_time) || !sdp_stats_valid_time(pe->usage))
+		return "time negative or not a number";
+	if (c->calls > 0)
+	{
+		/* Welford's mean may stray from [min, max] by a rounding error */
+		double		slack = 1e-9 * c->max_time;
+
+		if (c->min_time > c->max_time ||
+			c->mean_time < c->min_time - slack ||
+			c->mean_time > c->max_time + slack)
+			return "minimum, mean and maximum out of order";
+	}
+
+	/* every call lands in exactly one bucket */
+	for (int b = 0; b < SDP_HIST_BUCKETS; b++)
+	{
+		if (c->histogram.counts[b] > (uint64) c->calls - bucketed)
+			return "histogram not matching the calls";
+		bucketed += c->histogram.counts[b];
+	}
+	if (bucketed != (uint64) c->calls)
+		return "histogram not matching the calls";
+
+	if (!IS_VALID_TIMESTAMP(c->first_seen) || !IS_VALID_TIMESTAMP(c->last_seen))
+		return "timestamp out of range";
+	return NULL;
+}
+
+/*
+ * Read the header->nentries entries at r.  With apply false, only check
+ * every value; with apply true (on contents that passed), also fill the
+ * table and take the header's reset time and evictions.  Returns what is
+ * wrong, or NULL; *nloaded counts the entries loaded.  Postmaster only,
+ * before anyone attaches: no lock.
+ */
+const char *
+sdp_store_load(SdpStatsReader *r, const SdpStatsHeader *header, bool apply,
+			   int64 *nloaded)
+{
+	const char *what;
+
+	*nloaded = 0;
+	for (int64 i = 0; i < header->nentries; i++)
+	{
+		PersistEntry pe;
+		const char *text;
+		SdpEntry   *entry;
+		bool		found;
+		int			len;
+
+		if (!sdp_stats_file_read(r, &pe, sizeof(pe)))
+			return "the file is shorter than its header says";
+		if ((what = check_entry(&pe)) != NULL)
+			return psprintf("impossible value in query entry %lld: %s",
+							(long long) i + 1, what);
+		if ((text = sdp_stats_file_read_text(r, pe.query_len)) == NULL)
+			return "the file is shorter than its header says";
+		/* this also rejects NUL bytes */
+		if (!pg_verify_mbstr(pe.encoding, text, pe.query_len, true))
+			return psprintf("impossible value in query entry %lld: %s",
+							(long long) i + 1,
+							"query text not valid in its encoding");
+		if (!apply)
+			continue;
+
+		/* max_queries may have shrunk too: keep what fits */
+		if (hash_get_num_entries(sdp_store_hash) >= sdp_max_queries)
+			continue;
+		entry = (SdpEntry *) hash_search(sdp_store_hash, &pe.key,
+										 HASH_ENTER_NULL, &found);
+		if (entry == NULL || found)
+			continue;
+		len = sdp_stats_clip_text(pe.encoding, text, pe.query_len);
+		SpinLockInit(&entry->mutex);
+		entry->counters = pe.counters;
+		entry->usage = pe.usage;
+		strlcpy(entry->appname, pe.appname, NAMEDATALEN);
+		entry->encoding = pe.encoding;
+		entry->query_len = len;
+		memcpy(entry->query, text, len);
+		entry->query[len] = '\0';
+		(*nloaded)++;
+	}
+	if (apply)
+	{
+		sdp_store->stats_reset = header->stats_reset;
+		pg_atomic_write_u64(&sdp_store->evictions, header->evictions);
+	}
+	return NULL;
 }

@@ -109,4 +109,14 @@ extern const char *sdp_store_current_appname(void);
 extern int64 sdp_store_reset(Oid userid, Oid dbid, uint64 queryid);
 extern void sdp_store_check_loaded(void);
 
+/* the entries' part of the statistics file (stats_file.h), postmaster only */
+struct SdpStatsHeader;
+struct SdpStatsWriter;
+struct SdpStatsReader;
+extern void sdp_store_describe(struct SdpStatsHeader *header);
+extern bool sdp_store_save(struct SdpStatsWriter *w);
+extern const char *sdp_store_load(struct SdpStatsReader *r,
+								  const struct SdpStatsHeader *header,
+								  bool apply, int64 *nloaded);
+
 #endif							/* SDP_PROFILER_STORE_H */

@@ -88,6 +88,7 @@ record_at(int slot)
 	return (SlowRecord *) (ring->records + (Size) slot * record_size());
 }
 
+/* Shared memory the ring needs (from smart_dairy_perf.max_slow_queries); shmem_request_hook. */
 Size
 sdp_slow_shmem_size(void)
 {
@@ -95,6 +96,7 @@ sdp_slow_shmem_size(void)
 					mul_size(sdp_max_slow_queries, record_size()));
 }
 
+/* Attach to (or create) the ring.  Caller holds AddinShmemInitLock. */
 void
 sdp_slow_shmem_startup(void)
 {
@@ -191,6 +193,11 @@ explain_plan(QueryDesc *queryDesc, double elapsed_ms, bool *analyzed, char **jso
 	return plan;
 }
 
+/*
+ * Record a slow statement (with its plan, if asked) in the ring.  Called
+ * from ExecutorEnd with no lock held; takes the ring's lock exclusively.
+ * No SPI.
+ */
 void
 sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 				 double elapsed_ms, const char *query, int query_len)
@@ -258,7 +265,7 @@ sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 		pfree(json);
 }
 
-/* Clear the records of one query id, or all of them (queryid 0). */
+/* Clear the records of one query id, or all of them (queryid 0).  Takes the ring's lock exclusively. */
 void
 sdp_slow_reset(uint64 queryid)
 {
@@ -275,6 +282,7 @@ sdp_slow_reset(uint64 queryid)
 	LWLockRelease(ring->lock);
 }
 
+/* Slow statements recorded since start.  Takes the ring's lock shared. */
 uint64
 sdp_slow_captured_total(void)
 {
@@ -343,7 +351,8 @@ sdp_slow_fill_plans(ReturnSetInfo *rsinfo)
 
 /*
  * Rows of sdp.slow_queries, newest first.  Texts and plans of other users'
- * statements need pg_read_all_stats (plans show constants).
+ * statements need pg_read_all_stats (plans show constants).  Takes the
+ * ring's lock shared while it fills rsinfo's tuplestore.
  */
 void
 sdp_slow_fill_tuplestore(ReturnSetInfo *rsinfo, bool showtext)

@@ -23,10 +23,19 @@
  *	  background worker; it idles until smart_dairy_perf.maintenance_databases
  *	  names a database.
  *
+ *	  Layers: this file and the hooks (profiler_hooks.c) are the top; the
+ *	  stores (profiler_store.c, slow_queries.c, nplus1_store.c,
+ *	  predicate_store.c) are the ground and never call one another.  So the
+ *	  things that concern every store are done here, each store doing its
+ *	  own part: the statistics file at the postmaster's start and clean exit
+ *	  (the query entries, then the N+1 patterns; stats_file.c frames them),
+ *	  and sdp.reset().
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
 #include "storage/ipc.h"
@@ -38,12 +47,15 @@
 #include "nplus1.h"
 #include "predicates.h"
 #include "profiler_hooks.h"
-#include "profiler_persist.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
 #include "slow_queries.h"
+#include "stats_file.h"
 
 PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(sdp_reset_all);
+PG_FUNCTION_INFO_V1(sdp_reset_query);
 
 #define SDP_LWLOCKS 4
 
@@ -110,6 +122,74 @@ sdp_shmem_request(void)
 	RequestNamedLWLockTranche("smart_dairy_perf", SDP_LWLOCKS);
 }
 
+/*
+ * The statistics file (stats_file.c): the header, then each store's part
+ * in the file's order, written by the store itself.  At the postmaster's
+ * clean exit only (on_shmem_exit), when no other process is attached: no
+ * locks.
+ */
+static void
+save_statistics(int code, Datum arg)
+{
+	SdpStatsHeader header;
+	SdpStatsWriter w;
+
+	/* after a crash, or with saving off, leave nothing behind */
+	if (code != 0 || !sdp_save || sdp_store == NULL)
+		return;
+
+	memset(&header, 0, sizeof(header));
+	sdp_store_describe(&header);
+	header.npatterns = sdp_nplus1_count();
+	if (!sdp_stats_file_create(&w, &header))
+		return;
+	if (!sdp_store_save(&w) || !sdp_nplus1_save(&w))
+	{
+		sdp_stats_file_abandon(&w);
+		return;
+	}
+	sdp_stats_file_finish(&w);
+}
+
+/*
+ * Read the file back when the postmaster creates shared memory: every
+ * store's part is checked first, then the same code loads it.  A file that
+ * fails any check is ignored whole (one LOG line).  No locks: nobody else
+ * is attached yet.
+ */
+static void
+load_statistics(void)
+{
+	SdpStatsHeader expected;
+	SdpStatsHeader header;
+	SdpStatsReader reader;
+	const char *problem = NULL;
+	int64		nentries = 0;
+	int64		npatterns = 0;
+
+	memset(&expected, 0, sizeof(expected));
+	sdp_store_describe(&expected);
+	if (!sdp_stats_file_open(&reader, &header, &expected))
+		return;
+
+	for (int apply = 0; apply <= 1 && problem == NULL; apply++)
+	{
+		sdp_stats_file_rewind(&reader);
+		problem = sdp_store_load(&reader, &header, apply, &nentries);
+		if (problem == NULL)
+			problem = sdp_nplus1_load(&reader, header.npatterns, apply,
+									  &npatterns);
+		if (problem == NULL)
+			problem = sdp_stats_file_check_end(&reader);
+		Assert(!apply || problem == NULL);
+	}
+	sdp_stats_file_close(&reader, problem);
+	if (problem == NULL)
+		ereport(LOG,
+				(errmsg("restored statistics of %lld queries and %lld N+1 patterns",
+						(long long) nentries, (long long) npatterns)));
+}
+
 static void
 sdp_shmem_startup(void)
 {
@@ -133,8 +213,8 @@ sdp_shmem_startup(void)
 	first_attach = !IsUnderPostmaster;
 	if (first_attach)
 	{
-		sdp_persist_load();
-		on_shmem_exit(sdp_persist_save, (Datum) 0);
+		load_statistics();
+		on_shmem_exit(save_statistics, (Datum) 0);
 	}
 }
 
@@ -314,4 +394,44 @@ _PG_init(void)
 
 	sdp_hooks_install();
 	sdp_workers_register_launcher();
+}
+
+/*
+ * sdp.reset(): forget all statistics, slow queries, N+1 patterns and
+ * observed predicates; each store resets itself under its own lock (none
+ * held here).
+ */
+Datum
+sdp_reset_all(PG_FUNCTION_ARGS)
+{
+	int64		removed;
+
+	sdp_store_check_loaded();
+	removed = sdp_store_reset(InvalidOid, InvalidOid, 0);
+	sdp_slow_reset(0);
+	sdp_nplus1_reset(0);
+	sdp_predicates_reset();
+	PG_RETURN_INT64(removed);
+}
+
+/*
+ * sdp.reset(queryid): forget one query shape, for every user and database,
+ * in the stores that key on it (the observed predicates do not).
+ */
+Datum
+sdp_reset_query(PG_FUNCTION_ARGS)
+{
+	int64		queryid = PG_GETARG_INT64(0);
+	int64		removed;
+
+	sdp_store_check_loaded();
+	if (queryid == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query id 0 does not identify a query"),
+				 errhint("Use sdp.reset() without an argument to reset everything.")));
+	removed = sdp_store_reset(InvalidOid, InvalidOid, (uint64) queryid);
+	sdp_slow_reset((uint64) queryid);
+	sdp_nplus1_reset((uint64) queryid);
+	PG_RETURN_INT64(removed);
 }

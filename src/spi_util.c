@@ -17,7 +17,11 @@
 
 #include "spi_util.h"
 
-/* Run sql with parameters; any failure is an error.  Returns rows processed. */
+/*
+ * Run sql with parameters; any failure is an error.  Returns rows processed;
+ * the result is in SPI_tuptable until the next statement.  Caller connected
+ * to SPI.
+ */
 uint64
 sdp_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 const char *nulls)
@@ -52,13 +56,14 @@ sdp_spi_copy_rows(int ncols)
 	return rows;
 }
 
-/* A cell of the last result as text (NULL for SQL NULL), in SPI memory. */
+/* A cell of the last result as text (NULL for SQL NULL), in SPI memory.  Caller connected to SPI. */
 char *
 sdp_spi_value(uint64 row, int col)
 {
 	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
+/* A cell of the last result by position, in SPI memory.  Caller connected to SPI. */
 Datum
 sdp_spi_datum(uint64 row, int col, bool *isnull)
 {
@@ -66,7 +71,7 @@ sdp_spi_datum(uint64 row, int col, bool *isnull)
 						 isnull);
 }
 
-/* A named boolean cell of the last result; NULL reads as false. */
+/* A named boolean cell of the last result; NULL reads as false.  Caller connected to SPI. */
 bool
 sdp_spi_bool(uint64 row, const char *name)
 {
@@ -76,7 +81,7 @@ sdp_spi_bool(uint64 row, const char *name)
 	return !isnull && DatumGetBool(d);
 }
 
-/* A named bigint cell of the last result; NULL reads as 0. */
+/* A named bigint cell of the last result; NULL reads as 0.  Caller connected to SPI. */
 int64
 sdp_spi_int64(uint64 row, const char *name)
 {
@@ -89,6 +94,7 @@ sdp_spi_int64(uint64 row, const char *name)
 /*
  * The cell of the last result in the column named colname, which must be of
  * type typid (checked: a query edited later cannot shift columns silently).
+ * By-reference values point into SPI memory.  Caller connected to SPI.
  */
 Datum
 sdp_spi_get(uint64 row, const char *colname, Oid typid, bool *isnull)
@@ -104,7 +110,7 @@ sdp_spi_get(uint64 row, const char *colname, Oid typid, bool *isnull)
 						 fnumber, isnull);
 }
 
-/* A text cell by column name, copied into the current context, or NULL. */
+/* A text cell by column name, copied into the current context, or NULL.  Caller connected to SPI. */
 char *
 sdp_spi_get_text(uint64 row, const char *colname)
 {
@@ -114,7 +120,7 @@ sdp_spi_get_text(uint64 row, const char *colname)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* The first column of the first row as text, or NULL. */
+/* Run sql; the first column of its first row as text in SPI memory, or NULL.  Caller connected to SPI. */
 char *
 sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes, Datum *values)
 {

@@ -51,7 +51,7 @@ is( $node->safe_psql('postgres',
 	$p99_before,
 	'percentiles survive a clean restart');
 ok(!-e $stats_file, 'statistics file removed once loaded');
-like(slurp_file($node->logfile), qr/smart_dairy_perf: restored statistics of \d+ queries/,
+like(slurp_file($node->logfile), qr/restored statistics of \d+ queries/,
 	'restore is logged');
 
 # crash: kill -9 a backend; the postmaster reinitializes, stats start empty

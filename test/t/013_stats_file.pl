@@ -101,7 +101,8 @@ sub with_crc
 }
 is(with_crc($orig), $orig, 'the CRC in the file is CRC-32C of its contents');
 
-# Where things are in the file (profiler_persist.c): a 56-byte header, then
+# Where things are in the file (stats_file.h; entries written by
+# profiler_store.c, patterns by nplus1_store.c): a 56-byte header, then
 # per entry a fixed part (key 32, counters, usage 8, appname 64, encoding 4,
 # query_len 4) and the text, then per pattern a fixed part (key 40,
 # counters 48, appname 64, kind, encoding, query_len, parent_len) and texts.

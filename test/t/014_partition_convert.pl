@@ -292,11 +292,11 @@ $node->safe_psql($db, q{
 CREATE TABLE dairy.rooted (id int, at timestamptz NOT NULL);
 CREATE PUBLICATION conv_leafpub FOR TABLE dairy.rooted;});
 ($ret, $out, $err) = $node->psql($db, q{SELECT * FROM sdp.partition_table('dairy.rooted', 'at')});
-like($err, qr/ERROR:  cannot partition table "rooted": it is published without publish_via_partition_root by publication conv_leafpub/,
+like($err, qr/ERROR:  cannot partition table "rooted": publication "conv_leafpub" publishes it without publish_via_partition_root/,
 	'a publication without publish_via_partition_root is refused');
 $node->safe_psql($db, q{DROP PUBLICATION conv_leafpub; CREATE PUBLICATION conv_all FOR ALL TABLES});
 ($ret, $out, $err) = $node->psql($db, q{SELECT * FROM sdp.partition_table('dairy.rooted', 'at')});
-like($err, qr/ERROR:  cannot partition table "rooted": all tables of its database or schema are published by publication conv_all/,
+like($err, qr/ERROR:  cannot partition table "rooted": publication "conv_all" publishes all tables of its database or schema/,
 	'a FOR ALL TABLES publication is refused');
 $node->safe_psql($db, q{DROP PUBLICATION conv_all});
 is($node->safe_psql($db, q{SELECT relkind FROM pg_class WHERE oid = 'dairy.rooted'::regclass}), 'r',

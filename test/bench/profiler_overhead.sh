@@ -38,9 +38,13 @@ CONF[sdp]="-c shared_preload_libraries=smart_dairy_perf"
 CONF[sdp_no_nplus1]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.nplus1_detection=off"
 CONF[sdp_capture]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.slow_query_ms=0 -c smart_dairy_perf.max_slow_queries=100"
 CONF[sdp_analyze]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.plan_capture=slow_analyze -c smart_dairy_perf.plan_sample_rate=1"
+# every statement captured as slow with actual rows: text plan, plus the
+# structured (JSON) plan the findings read, against sdp_capture (text only)
+CONF[sdp_capture_analyze]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.slow_query_ms=0 -c smart_dairy_perf.max_slow_queries=100 -c smart_dairy_perf.plan_capture=slow_analyze -c smart_dairy_perf.plan_sample_rate=1"
+CONF[sdp_capture_analyze_nojson]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.slow_query_ms=0 -c smart_dairy_perf.max_slow_queries=100 -c smart_dairy_perf.plan_capture=slow_analyze -c smart_dairy_perf.plan_sample_rate=1 -c smart_dairy_perf.max_plan_json=0"
 CONF[sdp_no_predicates]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.predicate_sample_rate=0"
 CONF[sdp_predicates_all]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.predicate_sample_rate=1"
-ORDER=(none queryid pgss sdp sdp_no_nplus1 sdp_capture sdp_analyze sdp_no_predicates sdp_predicates_all)
+ORDER=(none queryid pgss sdp sdp_no_nplus1 sdp_capture sdp_analyze sdp_capture_analyze_nojson sdp_capture_analyze sdp_no_predicates sdp_predicates_all)
 
 sdp_start_cluster bench "shared_preload_libraries = ''"
 as_pg pgbench -i -q -s 10 postgres >/dev/null 2>&1
@@ -87,6 +91,8 @@ printf 'predicate sampling: %d instructions per query at the default rate 0.01, 
 	$(( PERQ[sdp] - PERQ[sdp_no_predicates] )) $(( PERQ[sdp_predicates_all] - PERQ[sdp_no_predicates] ))
 printf 'beyond the query id: pg_stat_statements %d, smart_dairy_perf %d instructions per query\n' \
 	$(( PERQ[pgss] - PERQ[queryid] )) $(( PERQ[sdp] - PERQ[queryid] ))
+printf 'structured (JSON) plan of a captured slow execution: %d instructions more per capture\n' \
+	$(( PERQ[sdp_capture_analyze] - PERQ[sdp_capture_analyze_nojson] ))
 
 log "pgbench -S -M prepared -c $CLIENTS, $ROUNDS rounds x ${SECONDS_PER_RUN}s per configuration, interleaved"
 declare -A TPS

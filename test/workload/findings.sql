@@ -124,3 +124,16 @@ SELECT format(E'\n# %s ms  %s\n%s', round(duration_ms::numeric, 1),
  LIMIT 3;
 \pset tuples_only off
 \pset format aligned
+
+\echo
+\echo '--- plan advice on the slowest shapes captured with actual rows (sdp.slow_query_advice) ---'
+SELECT round(a.duration_ms::numeric, 1) AS ms,
+       left(regexp_replace(a.query, '\s+', ' ', 'g'), 50) AS query,
+       a.node_type || coalesce(' on ' || a.relation, '') AS node,
+       a.finding, a.severity, left(a.suggestion, 110) AS suggestion
+  FROM (SELECT DISTINCT ON (queryid) queryid, executed_at FROM sdp.slow_query_advice
+         ORDER BY queryid, duration_ms DESC) slowest
+  JOIN sdp.slow_query_advice a USING (queryid, executed_at)
+ WHERE a.finding <> 'time'
+ ORDER BY a.duration_ms DESC, a.node_id
+ LIMIT 12;

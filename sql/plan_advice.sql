@@ -28,6 +28,20 @@ CREATE INDEX ON farms (region, district);
 -- fixed again: nothing left to say
 SELECT * FROM findings($$SELECT count(*) FROM farms WHERE region = 'r7' AND district = 'd7'$$);
 
+-- a filter on an expression: no index on the bare column is proposed
+CREATE TABLE people (id int, email text);
+INSERT INTO people SELECT g, 'P' || g || '@x' FROM generate_series(1, 50000) g;
+VACUUM ANALYZE people;
+SELECT finding, suggestion FROM sdp.explain_advice($$SELECT id FROM people WHERE lower(email) = 'p7@x'$$)
+ WHERE finding LIKE 'filter%';
+-- a partition's scan: the index goes on the partitioned table
+CREATE TABLE visits (id int, at date NOT NULL, farm_id int) PARTITION BY RANGE (at);
+CREATE TABLE visits_2026 PARTITION OF visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO visits SELECT g, '2026-01-01'::date + g % 300, g % 1000 FROM generate_series(1, 50000) g;
+VACUUM ANALYZE visits;
+SELECT relation, finding, suggestion FROM sdp.explain_advice($$SELECT count(*) FROM visits WHERE farm_id = 7$$)
+ WHERE finding LIKE 'filter%';
+
 -- a sort and a hash that spill with work_mem = 64kB, not with 64MB
 SET work_mem = '64kB';
 SELECT * FROM findings($$SELECT * FROM farms ORDER BY note, id$$);

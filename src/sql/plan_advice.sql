@@ -52,21 +52,32 @@ SELECT n.node_id, p.node_id, n.depth, n.node,
  ORDER BY n.node_id
 $$;
 
--- Columns of one relation named in a node's conditions (VERBOSE plans
--- qualify them with the alias): "(o.status = 'x') AND (o.region = 'y')"
--- gives {status, region}.
+-- Plain columns of one relation compared in a node's conditions, in the
+-- order they first appear (VERBOSE plans qualify them with the alias):
+-- "(o.status = 'x') AND (o.region = 'y')" gives {status, region}.  A
+-- column inside a function call (lower(u.email)) is not one: NULL then,
+-- since an index on the column would not serve the condition.
 CREATE FUNCTION sdp._plan_condition_columns(node jsonb)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
-SELECT coalesce(array_agg(DISTINCT m[1] ORDER BY m[1]), '{}')
-  FROM unnest(ARRAY[node ->> 'Filter', node ->> 'Index Cond', node ->> 'Recheck Cond']) AS c(cond)
- CROSS JOIN LATERAL regexp_matches(c.cond,
-        '(?:^|[^a-z0-9_."])' || regexp_replace(coalesce(node ->> 'Alias', ''), '([^a-zA-Z0-9_])', '\\\1', 'g')
-        || '\.([a-z_][a-z0-9_$]*)\s*(?:=|<|>|<=|>=|<>|~~|IS|\))', 'g') AS m
- WHERE c.cond IS NOT NULL AND node ? 'Alias'
+WITH conds AS (
+    SELECT string_agg(c.cond, ' AND ' ORDER BY c.o) AS cond
+      FROM unnest(ARRAY[node ->> 'Filter', node ->> 'Index Cond', node ->> 'Recheck Cond'])
+           WITH ORDINALITY AS c(cond, o)
+     WHERE c.cond IS NOT NULL AND node ? 'Alias'),
+alias AS (SELECT regexp_replace(node ->> 'Alias', '([^a-zA-Z0-9_])', '\\\1', 'g') AS re),
+found AS (
+    SELECT m.hit[1] AS col, m.o
+      FROM conds, alias
+     CROSS JOIN LATERAL regexp_matches(conds.cond,
+            '(?:^|[^a-z0-9_."(]|(?<![a-z0-9_])\()' || alias.re
+            || '\.([a-z_][a-z0-9_$]*)\s*(?:=|<|>|<=|>=|<>|~~|IS|\))', 'g') WITH ORDINALITY AS m(hit, o))
+SELECT CASE WHEN (SELECT conds.cond ~ ('[a-z_]\(' || alias.re || '\.') FROM conds, alias) THEN NULL
+            ELSE coalesce((SELECT array_agg(col ORDER BY first) FROM
+                             (SELECT col, min(o) AS first FROM found GROUP BY col) x), '{}') END
 $$;
 
 -- The findings of a JSON plan (EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON),
@@ -122,14 +133,17 @@ found AS (
        AND greatest(n.actual_rows / greatest(n.plan_rows, 1), n.plan_rows / greatest(n.actual_rows, 1)) >= 10
     UNION ALL
     -- a scan that throws away 90 % or more of what it reads
-    SELECT n.node_id, 'filter removes ' || round((100 * r.removed / (r.removed + r.kept))::numeric) || '% of the rows read',
+    SELECT n.node_id, 'filter removes ' || trim_scale(floor(1000 * r.removed / (r.removed + r.kept))::numeric / 10)
+                      || '% of the rows read',
            CASE WHEN r.removed >= 100000 THEN 'high' ELSE 'medium' END,
            jsonb_build_object('rows_removed', r.removed, 'rows_kept', r.kept, 'table_pages', c.relpages,
                               'columns', to_jsonb(sdp._plan_condition_columns(n.node))),
            CASE WHEN cardinality(sdp._plan_condition_columns(n.node)) > 0
                 THEN format('An index would read only the rows kept: CREATE INDEX ON %s (%s);',
-                            n.relation, array_to_string(sdp._plan_condition_columns(n.node), ', '))
-                ELSE 'Most rows read are discarded by the filter: an index on the filtered columns would read only the rows kept.' END
+                            -- a partition's index is made on the partitioned table
+                            coalesce(pg_partition_root(c.oid)::text, n.relation),
+                            array_to_string(sdp._plan_condition_columns(n.node), ', '))
+                ELSE 'Most rows read are discarded by the filter, on an expression: sdp.recommend_indexes() proposes the index (expressions included) and proves it by what-if planning.' END
       FROM nodes n
       JOIN pg_class c ON c.oid = to_regclass(n.relation)
      CROSS JOIN LATERAL (SELECT coalesce((n.node ->> 'Rows Removed by Filter')::float8, 0) * greatest(n.loops, 1) AS removed,

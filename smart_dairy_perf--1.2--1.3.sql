@@ -404,6 +404,9 @@ found AS (
            CASE WHEN n.relation IS NULL
                 THEN 'The planner expected ' || n.plan_rows || ' rows and got ' || n.actual_rows
                      || ': the plan above this node was chosen for the wrong size.'
+                WHEN cols.c IS NULL
+                THEN format('The condition is on an expression, which has no statistics of its own: an index on it (sdp.recommend_indexes() proposes one) or CREATE STATISTICS ON (<expression>) FROM %s; ANALYZE %s; gives the planner some.',
+                            n.relation, n.relation)
                 WHEN cardinality(cols.c) >= 2
                 THEN format('The conditions on %s are estimated as if independent; tell the planner how the columns go together: CREATE STATISTICS ON %s FROM %s; ANALYZE %s;',
                             array_to_string(cols.c, ', '), array_to_string(cols.c, ', '), n.relation, n.relation)

@@ -32,8 +32,9 @@ SELECT * FROM findings($$SELECT count(*) FROM farms WHERE region = 'r7' AND dist
 CREATE TABLE people (id int, email text);
 INSERT INTO people SELECT g, 'P' || g || '@x' FROM generate_series(1, 50000) g;
 VACUUM ANALYZE people;
-SELECT finding, suggestion FROM sdp.explain_advice($$SELECT id FROM people WHERE lower(email) = 'p7@x'$$)
- WHERE finding LIKE 'filter%';
+SELECT regexp_replace(finding, '[0-9]+', 'N') AS finding, suggestion
+  FROM sdp.explain_advice($$SELECT id FROM people WHERE lower(email) = 'p7@x'$$)
+ WHERE finding <> 'time' ORDER BY 1;
 -- a partition's scan: the index goes on the partitioned table
 CREATE TABLE visits (id int, at date NOT NULL, farm_id int) PARTITION BY RANGE (at);
 CREATE TABLE visits_2026 PARTITION OF visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');

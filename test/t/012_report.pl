@@ -12,7 +12,11 @@ plan skip_all => 'chromium is not installed' unless -x $chromium;
 
 my $node = PostgreSQL::Test::Cluster->new('report');
 $node->init;
-$node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'smart_dairy_perf'});
+$node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'smart_dairy_perf'
+smart_dairy_perf.slow_query_ms = 3
+smart_dairy_perf.plan_capture = slow_analyze
+smart_dairy_perf.plan_sample_rate = 1
+max_parallel_workers_per_gather = 0});
 $node->start;
 my $db = 'postgres';
 $node->safe_psql($db, q{
@@ -32,6 +36,10 @@ $node->safe_psql($db, q{SELECT sdp.snapshot('after')});
 # latencies four decades apart: the percentile chart goes logarithmic
 $node->safe_psql($db, "SELECT total FROM orders WHERE id = $_") for 1 .. 30;
 $node->safe_psql($db, 'SELECT sum(o.total) FROM orders o, generate_series(1, 30) g') for 1 .. 3;
+# a slow lookup that reads a whole table for a few rows: plan advice
+$node->safe_psql($db, q{CREATE TABLE deliveries (farm_id int, liters int);
+INSERT INTO deliveries SELECT g % 5000, g FROM generate_series(1, 300000) g; ANALYZE deliveries});
+$node->safe_psql($db, 'SELECT sum(liters) FROM deliveries WHERE farm_id = 7');
 
 my $dir = $node->basedir;
 my $html = $node->safe_psql($db, q{SELECT sdp.report('html', 'before', 'after')});
@@ -57,6 +65,11 @@ my $tables = () = $dom =~ /<table>/g;
 cmp_ok($tables, '>=', 5, 'the sections are tables');
 like($dom, qr/<h2>Before and after: before → after<\/h2>/, 'the comparison section is there');
 like($dom, qr/WHERE user_id = \$1/, 'the top query is shown');
+like($dom, qr/<pre class="plan">[^<]*Seq Scan on orders/, 'slow plans are preformatted, unwrapped (pre.plan)');
+like($dom, qr/<td><pre>[^<]*filter removes [\d.]+% of the rows read \(Seq Scan on public\.deliveries\)\n\s+An index would read only the rows kept: CREATE INDEX ON public\.deliveries \(farm_id\);/,
+	'the advice sits beside the plan');
+like($dom, qr/>\d+(\.\d)? µs</, 'durations below a millisecond print in µs');
+unlike($dom, qr/>0\.00 ms</, 'never as 0.00 ms');
 like($dom, qr/<tr><th>query_shapes<\/th><td>\d+<\/td><\/tr>/, 'the summary is one figure per line');
 like($dom, qr/<div style="overflow-x:auto">\s*<table>\s*<tbody><tr><th>status<\/th>/,
 	'the wide comparison scrolls inside the page');

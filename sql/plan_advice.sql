@@ -126,6 +126,13 @@ SELECT n FROM counters;
 SELECT * FROM sdp.explain_advice('SELECT * FROM counters WHERE n = $1');
 SELECT count(*) AS no_statement_left FROM pg_prepared_statements WHERE name = 'sdp_explain_advice';
 SELECT * FROM sdp.explain_advice('SELECT * FROM no_such_table');
+SELECT * FROM sdp.explain_advice('VACUUM counters');
+SELECT * FROM sdp.explain_advice('CREATE TABLE copied AS SELECT * FROM counters');
+-- a statement cannot pass its own SQLSTATE SDP01 off as the plan
+CREATE FUNCTION forged() RETURNS int LANGUAGE plpgsql AS
+$f$BEGIN RAISE EXCEPTION USING ERRCODE = 'SDP01', MESSAGE = '[{"Plan": {"Node Type": "<made up>"}}]'; END$f$;
+SELECT * FROM sdp.explain_advice('SELECT forged()');
+SELECT count(*) AS no_statement_left FROM pg_prepared_statements WHERE name = 'sdp_explain_advice';
 
 RESET search_path;
 DROP SCHEMA pa CASCADE;

@@ -31,7 +31,8 @@ has_param_ref(Node *node, void *context)
 }
 
 /*
- * sdp._check_explainable(query text): ERROR unless query is one statement
+ * sdp._check_explainable(query text): ERROR unless query is one
+ * preparable statement (SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE)
  * without $n parameters.  Only the raw parser runs: no name is looked up,
  * nothing is planned or executed.
  */
@@ -46,6 +47,20 @@ sdp_check_explainable(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("query must be exactly one statement, not %d", list_length(raw)),
 				 errhint("Give the statements one at a time.")));
+	switch (nodeTag(linitial_node(RawStmt, raw)->stmt))
+	{
+		case T_SelectStmt:
+		case T_InsertStmt:
+		case T_UpdateStmt:
+		case T_DeleteStmt:
+		case T_MergeStmt:
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("query must be a SELECT, VALUES, INSERT, UPDATE, DELETE or MERGE statement"),
+					 errhint("Those are the statements EXPLAIN can run and a prepared statement can hold.")));
+	}
 	if (has_param_ref(linitial_node(RawStmt, raw)->stmt, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -41,6 +41,8 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
 #include "sdp_config.h"
 #include "slow_queries.h"
 
@@ -64,6 +66,7 @@ typedef struct SlowRecord
 
 #define JSON_NONE		(-1)		/* not sampled with actual rows */
 #define JSON_TOO_LARGE	(-2)		/* longer than max_plan_json */
+#define JSON_INVALID	(-3)		/* EXPLAIN printed no valid JSON (Infinity costs) */
 
 typedef struct SlowRing
 {
@@ -198,6 +201,20 @@ explain_plan(QueryDesc *queryDesc, double elapsed_ms, bool *analyzed, char **jso
  * from ExecutorEnd with no lock held; takes the ring's lock exclusively.
  * No SPI.
  */
+/*
+ * Is text valid JSON?  EXPLAIN prints an overflowed cost as a bare Infinity
+ * (SET seq_page_cost = 1e308 is any user's to make), which no JSON reader
+ * accepts: such a plan must not be kept as readable.  Never raises.
+ */
+static bool
+valid_json(char *text, int len)
+{
+	JsonLexContext *lex = makeJsonLexContextCstringLen(text, len,
+													   GetDatabaseEncoding(), true);
+
+	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+}
+
 void
 sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 				 double elapsed_ms, const char *query, int query_len)
@@ -219,6 +236,8 @@ sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 		json_len = strlen(json);
 		if (json_len > sdp_max_plan_json)
 			json_len = JSON_TOO_LARGE;
+		else if (!valid_json(json, json_len))
+			json_len = JSON_INVALID;
 	}
 	if (plan != NULL)
 	{
@@ -335,6 +354,7 @@ sdp_slow_fill_plans(ReturnSetInfo *rsinfo)
 		values[c++] = CStringGetTextDatum(rec->data);
 		values[c++] = CStringGetTextDatum(rec->json_len >= 0 ? "captured" :
 										  rec->json_len == JSON_TOO_LARGE ? "too large" :
+										  rec->json_len == JSON_INVALID ? "not valid JSON" :
 										  "not sampled");
 		if (rec->json_len >= 0)
 			values[c++] = CStringGetTextDatum(rec->data + rec->query_len + 1 +

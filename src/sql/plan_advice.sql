@@ -271,7 +271,8 @@ $$;
 -- SET search_path: every name in it is qualified), and return the
 -- findings.  The statement is checked (one statement, no parameters) and
 -- prepared, then explained inside a subtransaction that is always
--- rolled back; with analyze, one that writes is refused unless
+-- rolled back (non-transactional effects stay: sequences, session
+-- advisory locks); with analyze, one that writes is refused unless
 -- allow_writes.  The caller's statement_timeout holds.  ("analyze" is a
 -- reserved word: pass it by position, or as "analyze" => false.)
 CREATE FUNCTION sdp.explain_advice(query text, "analyze" boolean DEFAULT true,
@@ -281,8 +282,12 @@ RETURNS TABLE (node_id integer, node_type text, relation text, index_name text,
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    plan jsonb;
-    stmt constant text := 'sdp_explain_advice';
+    plan pg_catalog.jsonb;
+    stmt constant pg_catalog.text := 'sdp_explain_advice';
+    -- the plan leaves the rolled-back block in an error only this call can raise
+    token constant pg_catalog.text := pg_catalog.md5(pg_catalog.clock_timestamp()::pg_catalog.text
+                                        OPERATOR(pg_catalog.||) pg_catalog.random()::pg_catalog.text);
+    message pg_catalog.text;
 BEGIN
     IF query IS NULL OR explain_advice."analyze" IS NULL OR allow_writes IS NULL THEN
         RAISE EXCEPTION 'query, analyze and allow_writes must not be NULL'
@@ -305,13 +310,25 @@ BEGIN
             END IF;
             EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) EXECUTE '
                     OPERATOR(pg_catalog.||) stmt INTO plan;
+            -- the statement that ran is the one checked (it could have been
+            -- prepared anew while the first EXPLAIN planned it)
+            IF sdp._plan_writes(plan) AND NOT allow_writes THEN
+                RAISE EXCEPTION 'the statement writes, and EXPLAIN ANALYZE ran it (its writes are rolled back)'
+                    USING ERRCODE = 'read_only_sql_transaction',
+                          HINT = 'Pass allow_writes => true, or false as the second argument for the plan alone.';
+            END IF;
         END IF;
         -- undo whatever it did: the plan leaves with the error
-        RAISE EXCEPTION USING ERRCODE = 'SDP01', MESSAGE = plan::pg_catalog.text;
+        RAISE EXCEPTION USING ERRCODE = 'SDP01', MESSAGE = token OPERATOR(pg_catalog.||) plan::pg_catalog.text;
     EXCEPTION
         WHEN SQLSTATE 'SDP01' THEN
-            plan := SQLERRM::pg_catalog.jsonb;
+            message := SQLERRM;
             EXECUTE 'DEALLOCATE ' OPERATOR(pg_catalog.||) stmt;
+            IF pg_catalog.left(message, 32) OPERATOR(pg_catalog.<>) token THEN
+                RAISE EXCEPTION 'the explained statement raised SQLSTATE SDP01, which sdp.explain_advice uses itself'
+                    USING ERRCODE = 'SDP01';
+            END IF;
+            plan := pg_catalog.substr(message, 33)::pg_catalog.jsonb;
         WHEN OTHERS OR query_canceled THEN
             EXECUTE 'DEALLOCATE ' OPERATOR(pg_catalog.||) stmt;
             RAISE;
@@ -363,6 +380,12 @@ CREATE VIEW sdp.slow_query_advice AS
            'Raise smart_dairy_perf.max_plan_json (a restart) to keep plans this large in structured form.'
       FROM sdp._slow_query_plans() p
      WHERE p.plan_state = 'too large'
+    UNION ALL
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           NULL, NULL, NULL, NULL, 'plan not readable', 'info', NULL,
+           'EXPLAIN printed no valid JSON for this plan (a cost overflowed to Infinity: a planner cost setting such as seq_page_cost set absurdly high).'
+      FROM sdp._slow_query_plans() p
+     WHERE p.plan_state = 'not valid JSON'
      ORDER BY 1 DESC, 6;
 
 COMMENT ON VIEW sdp.slow_query_advice IS

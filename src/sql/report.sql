@@ -283,7 +283,9 @@ BEGIN
                    to_char(executed_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
                    round(duration_ms::numeric, 1) AS ms, application_name AS app,
                    left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
-              FROM sdp.slow_queries ORDER BY queryid, duration_ms DESC) x
+              FROM sdp.slow_queries
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+             ORDER BY queryid, duration_ms DESC) x
          ORDER BY ms DESC LIMIT 5
     $q$, 'no execution slower than smart_dairy_perf.slow_query_ms');
     out := out || sdp._report_section(fmt, 'N+1 query patterns', $q$

@@ -1,4 +1,4 @@
-# Review (hostile ordinary role) of plan advice: cases that fail in 1.3.0.
+# Plan advice against a hostile ordinary role (cases found by a review):
 #  1. an ordinary role poisons the slow-query ring with a plan whose JSON
 #     holds Infinity costs (SET seq_page_cost = 1e308): sdp.slow_query_advice,
 #     sdp.report() and sdp.metrics() then fail for every role that sees it.
@@ -51,6 +51,8 @@ is(psql_err(q{SELECT length(sdp.report('html')) > 0}), '',
 	'nor the report');
 is(psql_err(q{SELECT length(sdp.metrics()) > 0}), '',
 	'nor the metrics');
+is(sql(q{SELECT count(*) > 0 FROM sdp.slow_query_advice WHERE finding = 'plan not readable'}), 't',
+	'the unreadable plan is said to be so');
 
 # 2
 sql(q{CREATE FUNCTION public.sdp01() RETURNS int LANGUAGE plpgsql AS

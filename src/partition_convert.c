@@ -945,7 +945,7 @@ swap_tables(Conversion *conv)
 	report.started = conv->started;
 	sdp_partition_save_config(conv->newrelid, conv->interval, conv->premake, NULL, "detach");
 	sdp_partition_ensure_default(&key, &report);
-	sdp_partition_create_missing(&key, conv->interval, conv->premake, conv->qold,
+	sdp_partition_create_missing(&key, conv->interval, conv->premake, NULL, conv->qold,
 								 (Datum) 0, false, (Datum) 0, false, &report);
 }
 

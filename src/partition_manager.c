@@ -623,7 +623,8 @@ static const char *const periods_sql =
  */
 int
 sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
-							 int premake, const char *data_source, Datum start_at,
+							 int premake, const Interval *retention,
+							 const char *data_source, Datum start_at,
 							 bool has_start, Datum up_to, bool has_up_to,
 							 SdpPartitionReport *report)
 {
@@ -636,9 +637,6 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	BOOLOID};
 	Datum		values[11];
 	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' '};
-	Oid			cfgtypes[1] = {REGCLASSOID};
-	Datum		cfgvalues[1] = {ObjectIdGetDatum(key->relid)};
-	bool		isnull;
 	uint64		n;
 	uint64		nperiods = 0;
 	uint64		ncreate = 0;
@@ -663,20 +661,11 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 			: psprintf("SELECT %s::pg_catalog.timestamp FROM %s", col, source);
 	}
 
-	/* retention, when configured: rows older than it get no partition */
-	if (sdp_spi_exec("SELECT retention FROM sdp.partition_config WHERE parent = $1",
-					 1, cfgtypes, cfgvalues, NULL) > 0)
+	/* with a retention, rows older than it get no partition */
+	if (retention != NULL)
 	{
-		Datum		r = sdp_spi_get(0, "retention", INTERVALOID, &isnull);
-
-		if (!isnull)
-		{
-			Interval   *retention = palloc(sizeof(Interval));
-
-			*retention = *DatumGetIntervalP(r);
-			values[9] = IntervalPGetDatum(retention);
-			nulls[9] = ' ';
-		}
+		values[9] = IntervalPGetDatum(retention);
+		nulls[9] = ' ';
 	}
 
 	values[0] = ObjectIdGetDatum(key->relid);
@@ -892,12 +881,6 @@ prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
 }
 
 /*
- * Lock the parent's maintenance, waiting at most
- * smart_dairy_perf.maintenance_lock_timeout for it and for every lock the
- * statements that follow take, until the caller's AtEOXact_GUC(true,
- * returned level).  Also restricts search_path.
- */
-/*
  * lock_timeout = smart_dairy_perf.maintenance_lock_timeout for the
  * statements that follow, unless the session's is shorter, until the
  * current GUC nest level ends.
@@ -913,6 +896,12 @@ limit_lock_wait(void)
 								 true, 0, false);
 }
 
+/*
+ * Lock the parent's maintenance, waiting at most
+ * smart_dairy_perf.maintenance_lock_timeout for it and for every lock the
+ * statements that follow take, until the caller's AtEOXact_GUC(true,
+ * returned level).  Also restricts search_path.
+ */
 static int
 enter_parent(Oid parent)
 {
@@ -967,7 +956,7 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	nestlevel = enter_parent(parent);
 	sdp_partition_save_config(parent, interval, premake, retention, mode);
 	sdp_partition_ensure_default(&key, &report);
-	sdp_partition_create_missing(&key, interval, premake,
+	sdp_partition_create_missing(&key, interval, premake, retention,
 								 qualified(key.schema, key.relname),
 								 PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
 								 !PG_ARGISNULL(5), (Datum) 0, false, &report);
@@ -1003,7 +992,8 @@ sdp_create_partitions(PG_FUNCTION_ARGS)
 	nestlevel = enter_parent(parent);
 	require_config(parent, &cfg);
 	sdp_partition_check_premake(cfg.premake);
-	sdp_partition_create_missing(&key, &cfg.interval, cfg.premake, NULL,
+	sdp_partition_create_missing(&key, &cfg.interval, cfg.premake,
+								 cfg.has_retention ? &cfg.retention : NULL, NULL,
 								 (Datum) 0, false,
 								 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
 								 !PG_ARGISNULL(1), &report);
@@ -1099,7 +1089,8 @@ maintain_parent(Oid parent, const char *name, TimestampTz started,
 	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
 	sdp_partition_key(parent, &key);
 
-	created = sdp_partition_create_missing(&key, &cfg.interval, cfg.premake, NULL,
+	created = sdp_partition_create_missing(&key, &cfg.interval, cfg.premake,
+										   cfg.has_retention ? &cfg.retention : NULL, NULL,
 										   (Datum) 0, false, (Datum) 0, false,
 										   &report);
 	maintenance_row(rsinfo, name, "create partitions", "ok",

@@ -33,6 +33,7 @@ extern void sdp_partition_ensure_default(const SdpPartitionKey *key,
 										 SdpPartitionReport *report);
 extern int	sdp_partition_create_missing(const SdpPartitionKey *key,
 										 Interval *interval, int premake,
+										 const Interval *retention,
 										 const char *data_source, Datum start_at,
 										 bool has_start, Datum up_to,
 										 bool has_up_to,

@@ -38,6 +38,17 @@
 #include "run_as_owner.h"
 #include "spi_util.h"
 
+/* search_path = path in a new GUC nest level, which the caller ends. */
+static int
+push_search_path(const char *path)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 /* The owner of a relation; ERROR when it no longer exists. */
 Oid
 sdp_relation_owner(Oid relid)
@@ -75,10 +86,7 @@ sdp_become_role(Oid role, const char *search_path, SdpSavedUser *saved)
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(role,
 						   saved->sec_context | SECURITY_RESTRICTED_OPERATION);
-	saved->guc_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", search_path,
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	saved->guc_nestlevel = push_search_path(search_path);
 }
 
 /* Undo sdp_become_owner(). */
@@ -122,12 +130,7 @@ sdp_spi_exec_params_as_owner(Oid owner, const char *sql, int nargs,
 int
 sdp_restrict_search_path(void)
 {
-	int			nestlevel = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", SDP_SAFE_SEARCH_PATH,
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	return nestlevel;
+	return push_search_path(SDP_SAFE_SEARCH_PATH);
 }
 
 /*

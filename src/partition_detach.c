@@ -456,7 +456,7 @@ sdp_partition_detach_deferred(SdpDeferredDetach *d, TimestampTz started)
 			break;
 		case ATTEMPT_FAILED:
 			if (detach_pending(d))
-				log_in_transaction(d, started, "detach partition", "pending",
+				log_in_transaction(d, started, "detach partition", "skipped",
 								   psprintf("DETACH PARTITION CONCURRENTLY interrupted after its first transaction (%s); "
 											"finished with FINALIZE at the next run", error), NULL);
 			else

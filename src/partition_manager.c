@@ -1185,6 +1185,8 @@ typedef struct MaintainParentArgs
 	const char *name;
 	TimestampTz started;
 	int			attempt;		/* of lock_retry.c, 0 first */
+	bool		retention_phase;	/* false: finish pending detaches and create */
+	bool		no_pending;		/* no detach left pending (set by the first phase) */
 	List	  **deferred;		/* NULL: detach here */
 	MemoryContext deferred_cxt;
 	/* the result rows, written once the attempt succeeded */
@@ -1194,9 +1196,11 @@ typedef struct MaintainParentArgs
 } MaintainParentArgs;
 
 /*
- * One attempt at one parent's maintenance; runs inside its own
- * subtransaction, whose rollback releases every lock it took.  Finishes a
- * pending detach first, then creates ahead, then retention.
+ * One attempt at one phase of one parent's maintenance; runs inside its
+ * own subtransaction, whose rollback releases every lock it took.  The
+ * first phase finishes a pending detach, then creates ahead; the second
+ * is retention, so that a long reader holding up a DETACH does not undo
+ * the partitions made.
  */
 static void
 maintain_parent(MaintainParentArgs *a)
@@ -1208,7 +1212,6 @@ maintain_parent(MaintainParentArgs *a)
 	int			removed = 0;
 	int			nestlevel;
 	bool		drop;
-	bool		no_pending;
 
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(a->parent)))
 		ereport(ERROR,
@@ -1234,18 +1237,21 @@ maintain_parent(MaintainParentArgs *a)
 	key.timezone = cfg.timezone;
 	drop = strcmp(cfg.mode, "drop") == 0;
 
-	/* PostgreSQL allows no other DETACH or ATTACH while one is pending */
-	no_pending = sdp_partition_finalize_pending(a->parent, key.owner,
-												qualified(key.schema, key.relname),
-												cfg.timezone,
-												cfg.has_retention ? &cfg.retention : NULL,
-												drop, a->started);
-	created = sdp_partition_create_missing(&key, &cfg.interval, cfg.premake,
-										   cfg.has_retention ? &cfg.retention : NULL, NULL,
-										   (Datum) 0, false, (Datum) 0, false,
-										   &report);
-	a->created = psprintf("%d created", created);
-	if (cfg.has_retention && !no_pending)
+	if (!a->retention_phase)
+	{
+		/* PostgreSQL allows no other DETACH or ATTACH while one is pending */
+		a->no_pending = sdp_partition_finalize_pending(a->parent, key.owner,
+													   qualified(key.schema, key.relname),
+													   cfg.timezone,
+													   cfg.has_retention ? &cfg.retention : NULL,
+													   drop, a->started);
+		created = sdp_partition_create_missing(&key, &cfg.interval, cfg.premake,
+											   cfg.has_retention ? &cfg.retention : NULL, NULL,
+											   (Datum) 0, false, (Datum) 0, false,
+											   &report);
+		a->created = psprintf("%d created", created);
+	}
+	else if (cfg.has_retention && !a->no_pending)
 		a->retention = pstrdup("waits for a pending detach");
 	else if (cfg.has_retention)
 	{
@@ -1279,40 +1285,51 @@ bool
 sdp_partition_maintain_one(Oid parent, const char *name, ReturnSetInfo *rsinfo,
 						   List **deferred, MemoryContext deferred_cxt)
 {
-	MaintainParentArgs args = {parent, name, GetCurrentTimestamp(), 0, deferred, deferred_cxt};
+	MaintainParentArgs args = {parent, name, GetCurrentTimestamp(), 0, false, true,
+	deferred, deferred_cxt};
 	int			attempts = sdp_lock_attempts();
-	ErrorData  *edata;
+	ErrorData  *edata = NULL;
 	bool		lock_busy;
 
-	for (;;)
+	if (deferred)
+		*deferred = NIL;
+	for (int phase = 0; phase < 2; phase++)
 	{
-		args.skipped = NULL;
-		args.created = args.retention = NULL;
-		if (deferred)
-			*deferred = NIL;
-		edata = sdp_run_in_subtransaction(maintain_parent_isolated, &args);
-		if (edata == NULL)
+		args.retention_phase = phase == 1;
+		for (args.attempt = 0;; args.attempt++)
 		{
-			if (args.skipped)
-				maintenance_row(rsinfo, name, "maintenance", "skipped", args.skipped);
-			if (args.created)
-				maintenance_row(rsinfo, name, "create partitions", "ok", args.created);
-			if (args.retention)
-				maintenance_row(rsinfo, name, "retention", "ok", args.retention);
+			args.skipped = NULL;
+			args.created = args.retention = NULL;
+			if (deferred)
+				*deferred = NIL;
+			edata = sdp_run_in_subtransaction(maintain_parent_isolated, &args);
+			if (edata == NULL || edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE ||
+				args.attempt + 1 >= attempts)
+				break;
+			FreeErrorData(edata);
+			sdp_lock_retry_backoff(args.attempt);
+		}
+		if (edata != NULL)
+			break;
+		if (args.skipped)
+		{
+			maintenance_row(rsinfo, name, "maintenance", "skipped", args.skipped);
 			return true;
 		}
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE || args.attempt + 1 >= attempts)
-			break;
-		FreeErrorData(edata);
-		sdp_lock_retry_backoff(args.attempt);
-		args.attempt++;
+		if (args.created)
+			maintenance_row(rsinfo, name, "create partitions", "ok", args.created);
+		if (args.retention)
+			maintenance_row(rsinfo, name, "retention", "ok", args.retention);
 	}
+	if (edata == NULL)
+		return true;
 	if (deferred)
 		*deferred = NIL;
 	lock_busy = edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 	if (lock_busy)
 		sdp_maintenance_log_failure(parent, args.started, name, "maintenance", "skipped",
-									psprintf("%s (%s); the table is tried again at the next run",
+									psprintf("%s: %s (%s); the table is tried again at the next run",
+											 args.retention_phase ? "retention" : "create partitions",
 											 edata->message,
 											 sdp_lock_attempts_text(args.attempt + 1)),
 									edata->message,

@@ -3,8 +3,8 @@
  * lock_retry.c
  *	  How maintenance DDL waits for locks, after GitLab's with_lock_retries
  *	  migration helper: every attempt takes its locks with a short
- *	  lock_timeout (smart_dairy_perf.maintenance_lock_timeout, doubled at
- *	  each attempt up to four times that), an attempt that times out is
+ *	  lock_timeout (smart_dairy_perf.maintenance_lock_timeout, doubled after
+ *	  the first attempt, up to twice that), an attempt that times out is
  *	  rolled back by its caller, which releases every lock it took, and the
  *	  next one starts after a backoff that doubles, with jitter, so that
  *	  maintenance does not keep hitting a long reader at the same moment;
@@ -32,7 +32,7 @@
 #include "sdp_config.h"
 
 /* the timeout grows up to this many times the first one */
-#define LOCK_TIMEOUT_GROWTH_MAX	4
+#define LOCK_TIMEOUT_GROWTH_MAX	2
 /* the first backoff, in multiples of the first timeout; it doubles */
 #define LOCK_BACKOFF_FACTOR		2
 /* no backoff longer than this */

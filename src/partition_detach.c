@@ -30,7 +30,8 @@
  *	  partitions quietly (retention_if_referenced = 'keep', still logged).
  *
  *	  Every statement runs as the table's owner in a security-restricted
- *	  operation, with names fully qualified.
+ *	  operation, with names fully qualified; DETACH ... CONCURRENTLY as the
+ *	  owner outside one (see detach_attempt()).
  *
  *-------------------------------------------------------------------------
  */
@@ -333,7 +334,15 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 			LockRelationOid(d->partition, ShareUpdateExclusiveLock);
 			set_lock_timeout(sdp_detach_wait_timeout);
 			started_statement = true;
-			SetUserIdAndSecContext(d->owner, saved_context | SECURITY_RESTRICTED_OPERATION);
+			/*
+			 * As the owner, but not in a security-restricted operation: the
+			 * statement starts its second transaction itself, and
+			 * PostgreSQL requires no security context at a transaction's
+			 * start.  It runs no code of the owner's (only event triggers,
+			 * which superusers make, and foreign-key checks, which run as
+			 * the referencing table's owner).
+			 */
+			SetUserIdAndSecContext(d->owner, saved_context);
 			run_top_level_utility(psprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY",
 										   d->qparent, d->qpartition), cxt);
 			SetUserIdAndSecContext(saved_user, saved_context);

@@ -346,7 +346,7 @@ define_maintenance_gucs(void)
 							&sdp_partition_max_create, 500, 1, 100000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.maintenance_lock_timeout",
-							"Lock timeout of the first attempt of a maintenance DDL step; later attempts wait up to four times as long.",
+							"Lock timeout of the first attempt of a maintenance DDL step; later attempts wait up to twice as long.",
 							"A query arriving meanwhile waits at most that long behind maintenance. 0: wait as long as lock_timeout says, no retries.",
 							&sdp_maintenance_lock_timeout, 20, 0, 60000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);

@@ -51,7 +51,7 @@ is(sql(q{SELECT count(*) FROM sdp.partitions WHERE parent = 'busy'::regclass AND
 	'busy got none (its default partition is held by the reader)');
 my $msg = sql(q{SELECT message FROM sdp.maintenance_log WHERE object = 'busy' AND action = 'maintenance'
 	AND status = 'skipped' ORDER BY id DESC LIMIT 1});
-like($msg, qr/^create partitions: canceling statement due to lock timeout \(6 attempts, lock_timeout 20 ms to 80 ms\); the table is tried again at the next run/,
+like($msg, qr/^create partitions: canceling statement due to lock timeout \(6 attempts, lock_timeout 20 ms to 40 ms\); the table is tried again at the next run/,
 	'the log row says how often it was tried and how long each attempt waited');
 # five backoffs of 40, 80, 160, 320, 640 ms times [0.5, 1.5), plus the waits
 cmp_ok($elapsed, '>', 0.6, "the retries took their backoff ($elapsed s)");
@@ -76,7 +76,7 @@ $bg->quit;
 my ($max) = sort { $b <=> $a } @lat;
 ok(@lat > 5, scalar(@lat) . ' queries on busy ran while maintenance retried');
 # psql start-up counts in; a 1 s lock wait (the old default) would show
-cmp_ok($max, '<', 0.6, sprintf('the slowest waited %.0f ms (attempts wait at most 80 ms)', $max * 1000));
+cmp_ok($max, '<', 0.6, sprintf('the slowest waited %.0f ms (attempts wait at most 40 ms)', $max * 1000));
 
 $reader->query_safe('COMMIT');
 $reader->quit;

@@ -13,7 +13,8 @@
 #   sdp_worker   the background worker, no default partition
 #   sdp_sql_def  sdp.run_partition_maintenance(), with a default partition
 # Printed per scenario: statements, p99 and maximum latency, statements
-# that took 100 ms or more, and what maintenance logged.
+# that took 100 ms or more, how long the maintenance command took (for
+# the worker: the 8 s it is switched on), and what maintenance logged.
 #
 #   test/bench/partition_locks.sh [RUN_SECONDS]
 

@@ -632,8 +632,44 @@ in_transaction_caught(void (*fn) (void *arg), void *arg, const char *warning,
 }
 
 /*
+ * One partition's DETACH ... CONCURRENTLY (partition_detach.c, which logs
+ * its outcomes); an error escaping it (its log row could not be written)
+ * is reported as a WARNING and counted, the worker goes on.  Outside any
+ * transaction.
+ */
+static bool
+detach_caught(SdpDeferredDetach *d, TimestampTz started, MemoryContext cxt)
+{
+	volatile bool ok = false;
+
+	PG_TRY();
+	{
+		ok = sdp_partition_detach_deferred(d, started);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		ereport(WARNING,
+				(errmsg("retention of partition %s of table %s in database \"%s\" failed",
+						d->qpartition, d->qparent, MyBgworkerEntry->bgw_extra),
+				 errdetail("%s", edata->message)));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return ok;
+}
+
+/*
  * The partition step, one table per transaction: the list in one, then
- * each table in its own, then the step's summary in the log.
+ * each table in its own (and its concurrent detaches after it), then the
+ * step's summary in the log.
  */
 static bool
 run_partition_step(MemoryContext runcxt)
@@ -665,7 +701,7 @@ run_partition_step(MemoryContext runcxt)
 		foreach(lc, st.deferred)
 		{
 			CHECK_FOR_INTERRUPTS();
-			if (!sdp_partition_detach_deferred(lfirst(lc), sum.started))
+			if (!detach_caught(lfirst(lc), sum.started, runcxt))
 				st.failed++;
 		}
 	}

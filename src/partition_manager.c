@@ -1272,6 +1272,29 @@ maintain_parent_isolated(void *arg)
 }
 
 /*
+ * For a table without a default partition whose creation ahead was given
+ * up: where its partitions end, after which an INSERT fails ("" when it
+ * has a default partition).  Caller connected to SPI.
+ */
+static const char *
+coverage_note(Oid parent)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(parent)};
+	char	   *last;
+
+	if (OidIsValid(get_default_partition_oid(parent)))
+		return "";
+	last = sdp_spi_scalar_text("SELECT p.range_to FROM sdp.partition_config c, "
+							   "     sdp._range_partitions(c.partition_timezone, c.parent) p "
+							   " WHERE c.parent = $1 AND NOT p.is_default "
+							   " ORDER BY p.to_local DESC LIMIT 1", 1, types, values);
+	if (last == NULL)
+		return "";
+	return psprintf("; it has no default partition: rows from %s on fail their INSERT until then", last);
+}
+
+/*
  * Maintain one configured parent in a subtransaction of the caller's
  * transaction, logging a failure; rsinfo may be NULL.  A lock not had
  * within an attempt's lock_timeout rolls the attempt back (its locks go
@@ -1328,10 +1351,11 @@ sdp_partition_maintain_one(Oid parent, const char *name, ReturnSetInfo *rsinfo,
 	lock_busy = edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 	if (lock_busy)
 		sdp_maintenance_log_failure(parent, args.started, name, "maintenance", "skipped",
-									psprintf("%s: %s (%s); the table is tried again at the next run",
+									psprintf("%s: %s (%s); the table is tried again at the next run%s",
 											 args.retention_phase ? "retention" : "create partitions",
 											 edata->message,
-											 sdp_lock_attempts_text(args.attempt + 1)),
+											 sdp_lock_attempts_text(args.attempt + 1),
+											 args.retention_phase ? "" : coverage_note(parent)),
 									edata->message,
 									"partition maintenance of table \"%s\" gave up for this run",
 									name);

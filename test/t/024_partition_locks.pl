@@ -84,6 +84,29 @@ sql(q{SELECT * FROM sdp.run_partition_maintenance()});
 is(sql(q{SELECT count(*) FROM sdp.partitions WHERE parent = 'busy'::regclass AND NOT is_default}), '5',
 	'once the reader is gone the next run catches up');
 
+# without a default partition: ATTACH needs only SHARE UPDATE EXCLUSIVE on
+# the parent, so the long reader does not hold creation up
+sql(q{CREATE TABLE nodef (v int, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+SELECT count(*) FROM sdp.manage_partitions('nodef', premake => 2, default_partition => false);});
+$reader = $node->background_psql($db);
+$reader->query_safe(q{BEGIN; SELECT count(*) FROM nodef});
+sql(q{UPDATE sdp.partition_config SET premake = 3 WHERE parent = 'nodef'::regclass;
+	SELECT * FROM sdp.run_partition_maintenance()});
+is(sql(q{SELECT count(*) FROM sdp.partitions WHERE parent = 'nodef'::regclass}), '4',
+	'default_partition => false: the partition ahead is attached behind the long reader');
+$reader->query_safe('COMMIT');
+# what holds it up is DDL-strength: then the log says when inserts start failing
+$reader->query_safe(q{BEGIN; LOCK TABLE ONLY nodef IN SHARE UPDATE EXCLUSIVE MODE});
+sql(q{UPDATE sdp.partition_config SET premake = 4 WHERE parent = 'nodef'::regclass;
+	SET client_min_messages = error; SELECT * FROM sdp.run_partition_maintenance()});
+like(sql(q{SELECT message FROM sdp.maintenance_log WHERE object = 'nodef' AND status = 'skipped'}),
+	qr/it has no default partition: rows from \d{4}-\d\d-01 00:00:00 UTC on fail their INSERT until then$/,
+	'a table without a default partition given up says from when rows would fail');
+$reader->query_safe('COMMIT');
+$reader->quit;
+my ($irc, $iout, $ierr) = $node->psql($db, q{INSERT INTO nodef VALUES (1, now() + interval '2 years')});
+like($ierr, qr/no partition of relation "nodef" found for row/, 'a row out of range fails visibly, not hidden in a default partition');
+
 # ---------------------------------------------------------------------
 # 2. retention refuses partitions a foreign key references
 # ---------------------------------------------------------------------

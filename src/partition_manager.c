@@ -6,8 +6,8 @@
  *	  sdp.prune_partitions() and sdp.run_partition_maintenance(), and the
  *	  per-table step the background worker runs in its own transaction.
  *
- *	  Boundaries are computed as timestamps in
- *	  smart_dairy_perf.partition_timezone (for timestamptz keys the bound is
+ *	  Boundaries are computed as timestamps in the table's
+ *	  partition_timezone (for timestamptz keys the bound is
  *	  that wall-clock time in that zone), so the same partitions come out
  *	  whatever the session's TimeZone and DateStyle.  Bound arithmetic and
  *	  catalog reads are set-based SQL run through SPI with the values as
@@ -44,13 +44,17 @@
  *	    after ten taken ones a random one (names squatted in a shared
  *	    schema);
  *	  - one period that cannot be made (its own error) is logged and the
- *	    other periods still are; a lock that cannot be had within
- *	    smart_dairy_perf.maintenance_lock_timeout gives up the table for
- *	    this run;
+ *	    other periods still are; every DDL step takes its locks parent
+ *	    first under the short lock_timeout of lock_retry.c, and a lock not
+ *	    had rolls back the attempt (creation ahead, or retention, each
+ *	    retried on its own) and, after the retries, gives up the table for
+ *	    this run; the functions a user calls directly make one attempt;
  *	  - a new partition gets the parent's replica identity and its columns'
  *	    statistics targets and options, which PostgreSQL does not pass down;
  *	  - retention detaches or drops only partitions whose whole range ends
- *	    at or before now() - retention; never the default partition;
+ *	    at or before now() - retention; never the default partition, never
+ *	    one a foreign key references (partition_detach.c); the background
+ *	    worker detaches them concurrently after the table's transaction;
  *	  - every action on a parent holds maintenance_lock.c's lock on it, so
  *	    two maintenance runs never act on one parent at once.
  *

@@ -136,6 +136,27 @@ ok($node->poll_query_until($db, q{SELECT count(*) = 0 FROM pg_inherits
 	WHERE inhparent = 'events'::regclass AND inhdetachpending}), 'nothing stays pending');
 
 # ---------------------------------------------------------------------
+# 4b. the first locks of DETACH CONCURRENTLY not had: retried, given up
+# ---------------------------------------------------------------------
+make_table('metrics', q{, default_partition => false});
+my $ddl = $node->background_psql($db);
+$ddl->query_safe(q{BEGIN; LOCK TABLE ONLY metrics IN SHARE UPDATE EXCLUSIVE MODE});
+sql(q{UPDATE sdp.partition_config SET retention = '3 months' WHERE parent = 'metrics'::regclass});
+ok($node->poll_query_until($db, q{SELECT count(*) > 0 FROM sdp.maintenance_log
+	WHERE object LIKE 'public.metrics_p%' AND action = 'detach partition' AND status = 'skipped'}),
+	'a session holding SHARE UPDATE EXCLUSIVE on the parent holds the concurrent detach up');
+like(log_of('public.metrics_p%', 'detach partition'),
+	qr/^skipped: canceling statement due to lock timeout \(6 attempts, lock_timeout 20 ms to 40 ms\); DETACH PARTITION CONCURRENTLY is tried again at the next run/,
+	'its first locks were tried six times, then given up for the run');
+is(sql(q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'metrics'::regclass AND inhdetachpending}), '0',
+	'nothing was left pending');
+$ddl->query_safe('COMMIT');
+$ddl->quit;
+ok($node->poll_query_until($db, q{SELECT count(*) = 1 FROM sdp.maintenance_log
+	WHERE object LIKE 'public.metrics_p%' AND action = 'detach partition' AND status = 'ok'}),
+	'a later run detaches it');
+
+# ---------------------------------------------------------------------
 # 5. the server killed in the middle of DETACH CONCURRENTLY
 # ---------------------------------------------------------------------
 sql(q{ALTER SYSTEM SET smart_dairy_perf.detach_wait_timeout = '5min'; SELECT pg_reload_conf()});

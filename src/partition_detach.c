@@ -213,6 +213,8 @@ run_top_level_utility(const char *sql, MemoryContext cxt)
 	PlannedStmt *pstmt;
 
 	MemoryContextSwitchTo(cxt);
+	/* the caller's copy may live in the first transaction's memory */
+	sql = pstrdup(sql);
 	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
 	rs = linitial_node(RawStmt, raw);
 	pstmt = makeNode(PlannedStmt);

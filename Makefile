@@ -16,9 +16,11 @@ OBJS         = src/smart_dairy_perf.o \
                src/spi_util.o \
                src/run_as_owner.o \
                src/maintenance_lock.o \
+               src/lock_retry.o \
                src/maintenance_log.o \
                src/partition_bounds.o \
                src/partition_manager.o \
+               src/partition_detach.o \
                src/partition_convert.o \
                src/matview_manager.o \
                src/maintenance.o \

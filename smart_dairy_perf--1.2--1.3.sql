@@ -1110,3 +1110,35 @@ SELECT
       'Entries evicted to make room since the last full reset.',
       (SELECT format(E'sdp_profiler_evictions_total %s\n', i.evictions) FROM sdp.profiler_info i))
 $$;
+
+-- ====================================================================
+-- Issue 18: partition maintenance that never stalls the workload
+-- ====================================================================
+ALTER TABLE sdp.partition_config
+    ADD COLUMN default_partition boolean NOT NULL DEFAULT true,
+    ADD COLUMN partition_timezone text NOT NULL
+        DEFAULT coalesce(current_setting('smart_dairy_perf.partition_timezone', true), 'UTC'),
+    ADD COLUMN retention_if_referenced text NOT NULL DEFAULT 'error'
+        CHECK (retention_if_referenced IN ('error', 'keep'));
+COMMENT ON COLUMN sdp.partition_config.default_partition IS
+'false: no default partition is made; new partitions attach without locking out readers, a row beyond the partitions fails its INSERT';
+COMMENT ON COLUMN sdp.partition_config.partition_timezone IS
+'time zone of the period boundaries (local midnight of the 1st for monthly partitions of a timestamptz key)';
+COMMENT ON COLUMN sdp.partition_config.retention_if_referenced IS
+'retention of a partition a foreign key or a view depends on: error (refused, logged, naming the constraint) or keep (kept, logged)';
+
+DROP FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz);
+CREATE FUNCTION sdp.manage_partitions(
+    parent regclass,
+    partition_interval interval DEFAULT '1 month',
+    premake integer DEFAULT 3,
+    retention interval DEFAULT NULL,
+    retention_mode text DEFAULT 'detach',
+    start_at timestamptz DEFAULT NULL,
+    default_partition boolean DEFAULT true,
+    partition_timezone text DEFAULT NULL,
+    retention_if_referenced text DEFAULT 'error')
+RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint)
+AS 'MODULE_PATHNAME', 'sdp_manage_partitions'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz, boolean, text, text) FROM PUBLIC;

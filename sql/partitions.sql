@@ -212,7 +212,7 @@ CREATE ROLE sdp_part_intruder;
 SET ROLE sdp_part_intruder;
 SELECT * FROM sdp.manage_partitions('fine');
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz),
+GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz, boolean, text, text),
     sdp.partition_table(regclass, name, interval, integer) TO sdp_part_intruder;
 SET ROLE sdp_part_intruder;
 SELECT * FROM sdp.manage_partitions('fine');

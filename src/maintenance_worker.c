@@ -29,6 +29,9 @@
  *	    run_as_owner.c);
  *	  - partition maintenance runs one table per transaction, so one
  *	    table's DDL locks are released before the next table is touched;
+ *	    retention then runs DETACH PARTITION ... CONCURRENTLY for that
+ *	    table outside any transaction block (partition_detach.c): the
+ *	    worker is the one caller that can;
  *	  - SIGHUP reloads the settings (a new interval applies at once, a new
  *	    role restarts the worker, the launcher follows the database list);
  *	    SIGTERM ends a worker at its next interrupt check, also inside a
@@ -73,6 +76,7 @@
 #include "maintenance.h"
 #include "maintenance_worker.h"
 #include "maintenance_lock.h"
+#include "partition_detach.h"
 #include "partition_manager.h"
 #include "run_as_owner.h"
 #include "profiler_store.h"
@@ -551,6 +555,7 @@ typedef struct PartitionStepState
 	char	  **names;
 	int			current;
 	int			failed;
+	List	   *deferred;		/* SdpDeferredDetach of the current table */
 } PartitionStepState;
 
 static void
@@ -570,7 +575,8 @@ maintain_one_table(void *arg)
 	PartitionStepState *st = arg;
 
 	if (!sdp_partition_maintain_one(st->parents[st->current],
-									st->names[st->current], NULL))
+									st->names[st->current], NULL,
+									&st->deferred, st->cxt))
 		st->failed++;
 }
 
@@ -626,13 +632,49 @@ in_transaction_caught(void (*fn) (void *arg), void *arg, const char *warning,
 }
 
 /*
+ * One partition's DETACH ... CONCURRENTLY (partition_detach.c, which logs
+ * its outcomes); an error escaping it (its log row could not be written)
+ * is reported as a WARNING and counted, the worker goes on.  Outside any
+ * transaction.
+ */
+static bool
+detach_caught(SdpDeferredDetach *d, TimestampTz started, MemoryContext cxt)
+{
+	volatile bool ok = false;
+
+	PG_TRY();
+	{
+		ok = sdp_partition_detach_deferred(d, started);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		ereport(WARNING,
+				(errmsg("retention of partition %s of table %s in database \"%s\" failed",
+						d->qpartition, d->qparent, MyBgworkerEntry->bgw_extra),
+				 errdetail("%s", edata->message)));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return ok;
+}
+
+/*
  * The partition step, one table per transaction: the list in one, then
- * each table in its own, then the step's summary in the log.
+ * each table in its own (and its concurrent detaches after it), then the
+ * step's summary in the log.
  */
 static bool
 run_partition_step(MemoryContext runcxt)
 {
-	PartitionStepState st = {runcxt, 0, NULL, NULL, 0, 0};
+	PartitionStepState st = {runcxt, 0, NULL, NULL, 0, 0, NIL};
 	StepSummary sum = {sdp_maintenance_partition_step(), GetCurrentTimestamp()};
 	char	   *error;
 
@@ -642,12 +684,26 @@ run_partition_step(MemoryContext runcxt)
 								  runcxt);
 	for (st.current = 0; error == NULL && st.current < st.nparents; st.current++)
 	{
+		ListCell   *lc;
+
 		CHECK_FOR_INTERRUPTS();
+		st.deferred = NIL;
 		if (in_transaction_caught(maintain_one_table, &st,
 								  psprintf("partition maintenance of table \"%s\" in database \"%s\" failed",
 										   st.names[st.current], MyBgworkerEntry->bgw_extra),
 								  runcxt) != NULL)
+		{
 			st.failed++;
+			continue;
+		}
+		/* retention outside that transaction: DETACH ... CONCURRENTLY */
+		MemoryContextSwitchTo(runcxt);
+		foreach(lc, st.deferred)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!detach_caught(lfirst(lc), sum.started, runcxt))
+				st.failed++;
+		}
 	}
 	sum.status = error != NULL || st.failed > 0 ? "error" : "ok";
 	sum.message = error != NULL ? error :

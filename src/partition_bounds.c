@@ -174,6 +174,8 @@ sdp_partition_key(Oid relid, SdpPartitionKey *key)
 	key->column = get_attname(relid, attnum, false);
 	key->typid = pkey->parttypid[0];
 	key->owner = rel->rd_rel->relowner;
+	/* the setting until the configuration row names the zone */
+	key->timezone = sdp_partition_timezone;
 	sdp_partition_check_key_type(key->typid, key->column);
 	table_close(rel, NoLock);
 }

@@ -26,6 +26,7 @@ typedef struct SdpPartitionKey
 	char	   *column;
 	Oid			typid;			/* DATEOID, TIMESTAMPOID or TIMESTAMPTZOID */
 	Oid			owner;			/* the parent's owner: maintenance acts as it */
+	const char *timezone;		/* of the period boundaries (timestamptz keys) */
 } SdpPartitionKey;
 
 extern const SdpPartitionStep *sdp_partition_step(Interval *interval);

@@ -943,7 +943,8 @@ swap_tables(Conversion *conv)
 	report.rsinfo = NULL;
 	report.log = true;
 	report.started = conv->started;
-	sdp_partition_save_config(conv->newrelid, conv->interval, conv->premake, NULL, "detach");
+	sdp_partition_save_config(conv->newrelid, conv->interval, conv->premake, NULL, "detach",
+							  true, sdp_partition_timezone, "error");
 	sdp_partition_ensure_default(&key, &report);
 	sdp_partition_create_missing(&key, conv->interval, conv->premake, NULL, conv->qold,
 								 (Datum) 0, false, (Datum) 0, false, &report);

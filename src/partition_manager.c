@@ -6,8 +6,8 @@
  *	  sdp.prune_partitions() and sdp.run_partition_maintenance(), and the
  *	  per-table step the background worker runs in its own transaction.
  *
- *	  Boundaries are computed as timestamps in
- *	  smart_dairy_perf.partition_timezone (for timestamptz keys the bound is
+ *	  Boundaries are computed as timestamps in the table's
+ *	  partition_timezone (for timestamptz keys the bound is
  *	  that wall-clock time in that zone), so the same partitions come out
  *	  whatever the session's TimeZone and DateStyle.  Bound arithmetic and
  *	  catalog reads are set-based SQL run through SPI with the values as
@@ -44,13 +44,17 @@
  *	    after ten taken ones a random one (names squatted in a shared
  *	    schema);
  *	  - one period that cannot be made (its own error) is logged and the
- *	    other periods still are; a lock that cannot be had within
- *	    smart_dairy_perf.maintenance_lock_timeout gives up the table for
- *	    this run;
+ *	    other periods still are; every DDL step takes its locks parent
+ *	    first under the short lock_timeout of lock_retry.c, and a lock not
+ *	    had rolls back the attempt (creation ahead, or retention, each
+ *	    retried on its own) and, after the retries, gives up the table for
+ *	    this run; the functions a user calls directly make one attempt;
  *	  - a new partition gets the parent's replica identity and its columns'
  *	    statistics targets and options, which PostgreSQL does not pass down;
  *	  - retention detaches or drops only partitions whose whole range ends
- *	    at or before now() - retention; never the default partition;
+ *	    at or before now() - retention; never the default partition, never
+ *	    one a foreign key references (partition_detach.c); the background
+ *	    worker detaches them concurrently after the table's transaction;
  *	  - every action on a parent holds maintenance_lock.c's lock on it, so
  *	    two maintenance runs never act on one parent at once.
  *
@@ -65,6 +69,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -76,6 +81,8 @@
 
 #include "maintenance_lock.h"
 #include "maintenance_log.h"
+#include "lock_retry.h"
+#include "partition_detach.h"
 #include "partition_manager.h"
 #include "run_as_owner.h"
 #include "sdp_config.h"
@@ -97,6 +104,9 @@ typedef struct PartitionConfig
 	Interval	retention;
 	char	   *mode;
 	Oid			configured_by;	/* InvalidOid: unknown */
+	bool		default_partition;	/* make a default partition */
+	char	   *timezone;		/* of the period boundaries */
+	bool		keep_referenced;	/* retention keeps what an FK references */
 } PartitionConfig;
 
 /* One period of periods_sql's result, copied out of SPI's memory. */
@@ -119,25 +129,50 @@ qualified(const char *schema, const char *name)
 /* Register or update a parent's configuration; caller connected to SPI. */
 void
 sdp_partition_save_config(Oid parent, Interval *interval, int premake,
-						  Interval *retention, const char *mode)
+						  Interval *retention, const char *mode,
+						  bool default_partition, const char *timezone,
+						  const char *if_referenced)
 {
-	Oid			types[5] = {REGCLASSOID, INTERVALOID, INT4OID, INTERVALOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', retention ? ' ' : 'n', ' '};
+	Oid			types[8] = {REGCLASSOID, INTERVALOID, INT4OID, INTERVALOID, TEXTOID,
+	BOOLOID, TEXTOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', retention ? ' ' : 'n', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(parent);
 	values[1] = IntervalPGetDatum(interval);
 	values[2] = Int32GetDatum(premake);
 	values[3] = retention ? IntervalPGetDatum(retention) : (Datum) 0;
 	values[4] = CStringGetTextDatum(mode);
+	values[5] = BoolGetDatum(default_partition);
+	values[6] = CStringGetTextDatum(timezone);
+	values[7] = CStringGetTextDatum(if_referenced);
 	sdp_spi_exec("INSERT INTO sdp.partition_config "
-				 "(parent, partition_interval, premake, retention, retention_mode) "
-				 "VALUES ($1, $2, $3, $4, $5) "
+				 "(parent, partition_interval, premake, retention, retention_mode, "
+				 " default_partition, partition_timezone, retention_if_referenced) "
+				 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
 				 "ON CONFLICT (parent) DO UPDATE SET "
 				 "partition_interval = EXCLUDED.partition_interval, "
 				 "premake = EXCLUDED.premake, retention = EXCLUDED.retention, "
-				 "retention_mode = EXCLUDED.retention_mode",
-				 5, types, values, nulls);
+				 "retention_mode = EXCLUDED.retention_mode, "
+				 "default_partition = EXCLUDED.default_partition, "
+				 "partition_timezone = EXCLUDED.partition_timezone, "
+				 "retention_if_referenced = EXCLUDED.retention_if_referenced",
+				 8, types, values, nulls);
+}
+
+/*
+ * A time zone for period boundaries must be one PostgreSQL knows: checked
+ * before it is saved (a bad one would fail every run of that table).
+ * Caller connected to SPI.
+ */
+static void
+check_timezone(const char *timezone)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(timezone)};
+
+	/* "time zone ... not recognized" from PostgreSQL itself */
+	(void) sdp_spi_exec("SELECT pg_catalog.now() AT TIME ZONE $1", 1, types, values, NULL);
 }
 
 static bool
@@ -149,7 +184,8 @@ load_config(Oid parent, PartitionConfig *cfg)
 	Datum		d;
 
 	if (sdp_spi_exec("SELECT partition_interval, premake, retention, retention_mode, "
-					 "       configured_by::oid AS configured_by "
+					 "       configured_by::oid AS configured_by, default_partition, "
+					 "       partition_timezone, retention_if_referenced = 'keep' AS keep_referenced "
 					 "FROM sdp.partition_config WHERE parent = $1",
 					 1, types, values, NULL) == 0)
 		return false;
@@ -162,6 +198,9 @@ load_config(Oid parent, PartitionConfig *cfg)
 	cfg->mode = pstrdup(sdp_spi_get_text(0, "retention_mode"));
 	d = sdp_spi_get(0, "configured_by", OIDOID, &isnull);
 	cfg->configured_by = isnull ? InvalidOid : DatumGetObjectId(d);
+	cfg->default_partition = sdp_spi_bool(0, "default_partition");
+	cfg->timezone = pstrdup(sdp_spi_get_text(0, "partition_timezone"));
+	cfg->keep_referenced = sdp_spi_bool(0, "keep_referenced");
 	return true;
 }
 
@@ -225,7 +264,7 @@ bound_expr(const SdpPartitionKey *key, const char *local)
 	if (key->typid == TIMESTAMPTZOID)
 		return psprintf("(%s::pg_catalog.timestamp AT TIME ZONE %s)",
 						quote_literal_cstr(local),
-						quote_literal_cstr(sdp_partition_timezone));
+						quote_literal_cstr(key->timezone));
 	return psprintf("%s::pg_catalog.%s", quote_literal_cstr(local),
 					sdp_partition_bound_cast(key->typid));
 }
@@ -491,6 +530,16 @@ create_partition(const SdpPartitionKey *key, const Period *period,
 	Oid			tablespace = get_rel_tablespace(key->relid);
 	int64		moved = 0;
 
+	/*
+	 * The locks ATTACH takes, in a fixed order, parent first, under the
+	 * caller's short lock_timeout: the parent's SHARE UPDATE EXCLUSIVE
+	 * (readers and writers go on), then the default partition's ACCESS
+	 * EXCLUSIVE, which a long reader of the parent holds up.
+	 */
+	LockRelationOid(key->relid, ShareUpdateExclusiveLock);
+	if (OidIsValid(def))
+		LockRelationOid(def, AccessExclusiveLock);
+
 	sdp_spi_exec_as_owner(key->owner,
 						  psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 								   "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)%s%s",
@@ -557,7 +606,9 @@ check_finite_bound(Datum value, const char *what)
  * periods count only from the first partition, or premake intervals
  * before now when earlier, to the window's end, and only while not older
  * than the retention $10).  Periods an existing partition overlaps,
- * even partly, are left out; so are periods outside years 1 to 9998.
+ * even partly, are left out; so are periods outside years 1 to 9998, and
+ * periods of a timestamptz key that a daylight-saving change leaves empty
+ * (the hour skipped in spring: its neighbours meet).
  * Column "outside" counts the source's rows no period was made for.
  * $1 parent, $2 interval, $3 premake, $6 key type, $7 time zone, $8
  * date_trunc unit, $9 name format, $10 retention.
@@ -595,6 +646,8 @@ static const char *const periods_sql =
 "todo AS (SELECT w.g FROM wanted w "
 "          WHERE w.g IS NOT NULL AND pg_catalog.isfinite(w.g) "
 "            AND w.g >= '0001-01-01' AND w.g < '9999-01-01' "
+"            AND ($6 <> 'pg_catalog.timestamptz'::pg_catalog.regtype "
+"                 OR (w.g AT TIME ZONE $7) < ((w.g + $2) AT TIME ZONE $7)) "
 "            AND NOT EXISTS (SELECT 1 FROM existing e "
 "                             WHERE e.from_local < w.g + $2 AND e.to_local > w.g)) "
 "SELECT pg_catalog.to_char(t.g, $9) AS suffix, "
@@ -676,7 +729,7 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 	values[4] = has_up_to ? up_to : (Datum) 0;
 	nulls[4] = has_up_to ? ' ' : 'n';
 	values[5] = ObjectIdGetDatum(key->typid);
-	values[6] = CStringGetTextDatum(sdp_partition_timezone);
+	values[6] = CStringGetTextDatum(key->timezone);
 	values[7] = CStringGetTextDatum(step->trunc_unit);
 	values[8] = CStringGetTextDatum(step->name_format);
 	values[10] = BoolGetDatum(data_source != NULL);
@@ -780,20 +833,32 @@ sdp_partition_create_missing(const SdpPartitionKey *key, Interval *interval,
 /*
  * Detach or drop the partitions whose whole range ended before
  * now() - retention, as the owner; report every partition with what was
- * (or would be) done to it.  Returns the number of partitions removed.
+ * (or would be) done to it.  A partition a foreign key references (or, when
+ * dropping, a view depends on) is refused with a log row and a WARNING
+ * naming it, or kept with a log row (retention_if_referenced = 'keep').
+ * With deferred (the background worker) and no default partition, the
+ * expired partitions are appended to *deferred, allocated in
+ * deferred_cxt, for DETACH ... CONCURRENTLY outside this transaction;
+ * otherwise each is detached here with a plain DETACH PARTITION, its locks
+ * taken parent first under the caller's lock_timeout.  Returns the number
+ * of partitions removed (or deferred).
  */
 static int
 prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
-						 bool dry_run, SdpPartitionReport *report)
+						 bool dry_run, SdpPartitionReport *report,
+						 List **deferred, MemoryContext deferred_cxt)
 {
 	Oid			types[3] = {OIDOID, INTERVALOID, TEXTOID};
 	Datum		values[3];
 	uint64		n;
 	int			removed = 0;
 	bool		drop = strcmp(cfg->mode, "drop") == 0;
+	Oid			def = get_default_partition_oid(key->relid);
+	char	   *qparent = qualified(key->schema, key->relname);
 	MemoryContext cxt = CurrentMemoryContext;
 	typedef struct Child
 	{
+		Oid			oid;
 		char	   *name;
 		char	   *qname;
 		char	   *from;
@@ -812,8 +877,9 @@ prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
 
 	values[0] = ObjectIdGetDatum(key->relid);
 	values[1] = IntervalPGetDatum(&cfg->retention);
-	values[2] = CStringGetTextDatum(sdp_partition_timezone);
-	n = sdp_spi_exec("SELECT p.partition::pg_catalog.text AS name, p.range_from, p.range_to, "
+	values[2] = CStringGetTextDatum(key->timezone);
+	n = sdp_spi_exec("SELECT p.partition::pg_catalog.oid AS oid, "
+					 "       p.partition::pg_catalog.text AS name, p.range_from, p.range_to, "
 					 "       GREATEST(c.reltuples, 0)::pg_catalog.int8 AS row_estimate, "
 					 "       p.to_local <= (pg_catalog.now() AT TIME ZONE $3) - $2 AS expired, "
 					 "       pg_catalog.quote_ident(n.nspname) || '.' || "
@@ -822,11 +888,16 @@ prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
 					 "  JOIN pg_catalog.pg_class c ON c.oid = p.partition "
 					 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 					 " WHERE NOT p.is_default "
+					 "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i "
+					 "                    WHERE i.inhrelid = c.oid AND i.inhdetachpending) "
 					 " ORDER BY p.from_local",
 					 3, types, values, NULL);
 	children = MemoryContextAlloc(cxt, sizeof(Child) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
+		bool		isnull;
+
+		children[i].oid = DatumGetObjectId(sdp_spi_get(i, "oid", OIDOID, &isnull));
 		children[i].name = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "name"));
 		children[i].qname = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "qname"));
 		children[i].from = MemoryContextStrdup(cxt, sdp_spi_get_text(i, "range_from"));
@@ -839,26 +910,75 @@ prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
 	{
 		Child	   *c = &children[i];
 		const char *action;
+		char	   *blocker = c->expired ? sdp_retention_blocker(c->oid, drop) : NULL;
 
 		if (!c->expired)
 			action = "keep";
+		else if (blocker != NULL)
+		{
+			action = cfg->keep_referenced ? (dry_run ? "would keep" : "kept")
+				: (dry_run ? "would refuse" : "refused");
+			if (!dry_run && cfg->keep_referenced && report && report->log)
+				sdp_maintenance_log_rel(key->relid, report->started, c->name,
+										drop ? "drop partition" : "detach partition", "skipped",
+										psprintf("range [%s, %s) is past the retention but kept: %s "
+												 "(retention_if_referenced = 'keep')",
+												 c->from, c->to, blocker));
+			else if (!dry_run && !cfg->keep_referenced)
+			{
+				if (report && report->log)
+					sdp_maintenance_log_rel(key->relid, report->started, c->name,
+											drop ? "drop partition" : "detach partition", "error",
+											psprintf("retention refused: %s", blocker));
+				ereport(WARNING,
+						(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+						 errmsg("retention of partition \"%s\" of table \"%s\" refused: %s",
+								c->name, key->relname, blocker),
+						 errdetail("Its range [%s, %s) ended before now() - retention; nothing was detached or dropped.",
+								   c->from, c->to),
+						 errhint("Drop or change what depends on it, or set retention_if_referenced = 'keep' in sdp.partition_config to keep such partitions.")));
+			}
+		}
 		else if (dry_run)
 			action = drop ? "would drop" : "would detach";
+		else if (deferred != NULL && !OidIsValid(def))
+		{
+			MemoryContext old = MemoryContextSwitchTo(deferred_cxt);
+			SdpDeferredDetach *d = palloc0(sizeof(SdpDeferredDetach));
+
+			d->parent = key->relid;
+			d->partition = c->oid;
+			d->owner = key->owner;
+			d->qparent = pstrdup(qparent);
+			d->qpartition = pstrdup(c->qname);
+			d->range = psprintf("[%s, %s)", c->from, c->to);
+			d->drop = drop;
+			*deferred = lappend(*deferred, d);
+			MemoryContextSwitchTo(old);
+			action = drop ? "dropping" : "detaching";
+			removed++;
+		}
 		else
 		{
+			const char *why = OidIsValid(def) ? "a default partition exists"
+				: "inside the caller's transaction";
+
 			/* logged first: a failure rolls the row back with the action */
 			if (report && report->log)
 				sdp_maintenance_log_rel(key->relid, report->started, c->name,
 										drop ? "drop partition" : "detach partition", "ok",
-										psprintf("range [%s, %s) ended before now() - retention",
-												 c->from, c->to));
+										psprintf("range [%s, %s) ended before now() - retention; "
+												 "plain %s under lock_timeout (%s)",
+												 c->from, c->to,
+												 drop ? "DROP TABLE" : "DETACH PARTITION", why));
+			/* parent first: DROP TABLE would lock the partition before it */
+			LockRelationOid(key->relid, AccessExclusiveLock);
 			if (drop)
 				sdp_spi_exec_as_owner(key->owner, psprintf("DROP TABLE %s", c->qname));
 			else
 				sdp_spi_exec_as_owner(key->owner,
 									  psprintf("ALTER TABLE %s DETACH PARTITION %s",
-											   qualified(key->schema, key->relname),
-											   c->qname));
+											   qparent, c->qname));
 			action = drop ? "dropped" : "detached";
 			removed++;
 		}
@@ -881,33 +1001,18 @@ prune_expired_partitions(const SdpPartitionKey *key, PartitionConfig *cfg,
 }
 
 /*
- * lock_timeout = smart_dairy_perf.maintenance_lock_timeout for the
- * statements that follow, unless the session's is shorter, until the
- * current GUC nest level ends.
- */
-static void
-limit_lock_wait(void)
-{
-	if (sdp_maintenance_lock_timeout > 0 &&
-		(LockTimeout == 0 || LockTimeout > sdp_maintenance_lock_timeout))
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", sdp_maintenance_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-}
-
-/*
- * Lock the parent's maintenance, waiting at most
- * smart_dairy_perf.maintenance_lock_timeout for it and for every lock the
- * statements that follow take, until the caller's AtEOXact_GUC(true,
- * returned level).  Also restricts search_path.
+ * Lock the parent's maintenance, waiting at most the longest lock attempt
+ * of lock_retry.c for it and for every lock the statements that follow
+ * take (one attempt: these functions run in the caller's transaction),
+ * until the caller's AtEOXact_GUC(true, returned level).  Also restricts
+ * search_path.
  */
 static int
 enter_parent(Oid parent)
 {
 	int			nestlevel = sdp_restrict_search_path();
 
-	limit_lock_wait();
+	sdp_limit_lock_wait(sdp_lock_attempts() - 1);
 	(void) sdp_lock_partitioned_table(parent, true);
 	return nestlevel;
 }
@@ -924,19 +1029,33 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	int			premake;
 	Interval   *retention;
 	char	   *mode;
+	bool		default_partition;
+	char	   *timezone;
+	char	   *if_referenced;
 	SdpPartitionKey key;
 	SdpPartitionReport report;
 	int			nestlevel;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4) ||
+		PG_ARGISNULL(6) || PG_ARGISNULL(8))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("parent, partition_interval, premake and retention_mode must not be NULL")));
+				 errmsg("parent, partition_interval, premake, retention_mode, default_partition and retention_if_referenced must not be NULL")));
 	parent = PG_GETARG_OID(0);
 	interval = PG_GETARG_INTERVAL_P(1);
 	premake = PG_GETARG_INT32(2);
 	retention = PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3);
 	mode = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	default_partition = PG_GETARG_BOOL(6);
+	/* the zone defaults to today's setting, and stays that */
+	timezone = PG_ARGISNULL(7) ? pstrdup(sdp_partition_timezone)
+		: text_to_cstring(PG_GETARG_TEXT_PP(7));
+	if_referenced = text_to_cstring(PG_GETARG_TEXT_PP(8));
+	if (strcmp(if_referenced, "error") != 0 && strcmp(if_referenced, "keep") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid retention_if_referenced \"%s\"", if_referenced),
+				 errhint("Use 'error' (refuse and log) or 'keep' (keep and log).")));
 
 	/* all checks before any change */
 	(void) sdp_partition_step(interval);
@@ -953,9 +1072,13 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	report.started = GetCurrentTimestamp();
 
 	SPI_connect();
+	check_timezone(timezone);
+	key.timezone = timezone;
 	nestlevel = enter_parent(parent);
-	sdp_partition_save_config(parent, interval, premake, retention, mode);
-	sdp_partition_ensure_default(&key, &report);
+	sdp_partition_save_config(parent, interval, premake, retention, mode,
+							  default_partition, timezone, if_referenced);
+	if (default_partition)
+		sdp_partition_ensure_default(&key, &report);
 	sdp_partition_create_missing(&key, interval, premake, retention,
 								 qualified(key.schema, key.relname),
 								 PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
@@ -991,6 +1114,7 @@ sdp_create_partitions(PG_FUNCTION_ARGS)
 	SPI_connect();
 	nestlevel = enter_parent(parent);
 	require_config(parent, &cfg);
+	key.timezone = cfg.timezone;
 	sdp_partition_check_premake(cfg.premake);
 	sdp_partition_create_missing(&key, &cfg.interval, cfg.premake,
 								 cfg.has_retention ? &cfg.retention : NULL, NULL,
@@ -1031,8 +1155,13 @@ sdp_prune_partitions(PG_FUNCTION_ARGS)
 	nestlevel = enter_parent(parent);
 	require_config(parent, &cfg);
 	check_config_writer(parent, &cfg);
+	key.timezone = cfg.timezone;
 	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
-	prune_expired_partitions(&key, &cfg, dry_run, &report);
+	if (dry_run ||
+		sdp_partition_finalize_pending(parent, key.owner, qualified(key.schema, key.relname),
+									   cfg.timezone, cfg.has_retention ? &cfg.retention : NULL,
+									   strcmp(cfg.mode, "drop") == 0, report.started))
+		prune_expired_partitions(&key, &cfg, dry_run, &report, NULL, NULL);
 	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
@@ -1054,93 +1183,183 @@ maintenance_row(ReturnSetInfo *rsinfo, const char *parent, const char *action,
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* One parent's maintenance; runs inside its own subtransaction. */
-static void
-maintain_parent(Oid parent, const char *name, TimestampTz started,
-				ReturnSetInfo *rsinfo)
-{
-	PartitionConfig cfg;
-	SdpPartitionKey key;
-	SdpPartitionReport report = {NULL, true, started};
-	int			created;
-	int			removed = 0;
-	int			nestlevel;
-
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parent)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table with OID %u no longer exists", parent),
-				 errhint("Remove its row from sdp.partition_config.")));
-	nestlevel = sdp_restrict_search_path();
-	if (!sdp_lock_partitioned_table(parent, false))
-	{
-		sdp_maintenance_log_rel(parent, started, name, "maintenance", "skipped",
-								"another maintenance run holds this table");
-		maintenance_row(rsinfo, name, "maintenance", "skipped",
-						"another maintenance run holds this table");
-		AtEOXact_GUC(true, nestlevel);
-		return;
-	}
-	limit_lock_wait();
-	require_config(parent, &cfg);
-	check_config_writer(parent, &cfg);
-	(void) sdp_partition_step(&cfg.interval);
-	sdp_partition_check_premake(cfg.premake);
-	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
-	sdp_partition_key(parent, &key);
-
-	created = sdp_partition_create_missing(&key, &cfg.interval, cfg.premake,
-										   cfg.has_retention ? &cfg.retention : NULL, NULL,
-										   (Datum) 0, false, (Datum) 0, false,
-										   &report);
-	maintenance_row(rsinfo, name, "create partitions", "ok",
-					psprintf("%d created", created));
-	if (cfg.has_retention)
-	{
-		removed = prune_expired_partitions(&key, &cfg, false, &report);
-		maintenance_row(rsinfo, name, "retention", "ok",
-						psprintf("%d %s", removed,
-								 strcmp(cfg.mode, "drop") == 0 ? "dropped" : "detached"));
-	}
-	AtEOXact_GUC(true, nestlevel);
-}
-
 typedef struct MaintainParentArgs
 {
 	Oid			parent;
 	const char *name;
 	TimestampTz started;
-	ReturnSetInfo *rsinfo;
+	int			attempt;		/* of lock_retry.c, 0 first */
+	bool		retention_phase;	/* false: finish pending detaches and create */
+	bool		no_pending;		/* no detach left pending (set by the first phase) */
+	List	  **deferred;		/* NULL: detach here */
+	MemoryContext deferred_cxt;
+	/* the result rows, written once the attempt succeeded */
+	const char *skipped;
+	char	   *created;
+	char	   *retention;
 } MaintainParentArgs;
+
+/*
+ * One attempt at one phase of one parent's maintenance; runs inside its
+ * own subtransaction, whose rollback releases every lock it took.  The
+ * first phase finishes a pending detach, then creates ahead; the second
+ * is retention, so that a long reader holding up a DETACH does not undo
+ * the partitions made.
+ */
+static void
+maintain_parent(MaintainParentArgs *a)
+{
+	PartitionConfig cfg;
+	SdpPartitionKey key;
+	SdpPartitionReport report = {NULL, true, a->started};
+	int			created;
+	int			removed = 0;
+	int			nestlevel;
+	bool		drop;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(a->parent)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table with OID %u no longer exists", a->parent),
+				 errhint("Remove its row from sdp.partition_config.")));
+	nestlevel = sdp_restrict_search_path();
+	if (!sdp_lock_partitioned_table(a->parent, false))
+	{
+		sdp_maintenance_log_rel(a->parent, a->started, a->name, "maintenance", "skipped",
+								"another maintenance run holds this table");
+		a->skipped = "another maintenance run holds this table";
+		AtEOXact_GUC(true, nestlevel);
+		return;
+	}
+	sdp_limit_lock_wait(a->attempt);
+	require_config(a->parent, &cfg);
+	check_config_writer(a->parent, &cfg);
+	(void) sdp_partition_step(&cfg.interval);
+	sdp_partition_check_premake(cfg.premake);
+	sdp_partition_check_retention(cfg.has_retention ? &cfg.retention : NULL, cfg.mode);
+	sdp_partition_key(a->parent, &key);
+	key.timezone = cfg.timezone;
+	drop = strcmp(cfg.mode, "drop") == 0;
+
+	if (!a->retention_phase)
+	{
+		/* PostgreSQL allows no other DETACH or ATTACH while one is pending */
+		a->no_pending = sdp_partition_finalize_pending(a->parent, key.owner,
+													   qualified(key.schema, key.relname),
+													   cfg.timezone,
+													   cfg.has_retention ? &cfg.retention : NULL,
+													   drop, a->started);
+		created = sdp_partition_create_missing(&key, &cfg.interval, cfg.premake,
+											   cfg.has_retention ? &cfg.retention : NULL, NULL,
+											   (Datum) 0, false, (Datum) 0, false,
+											   &report);
+		a->created = psprintf("%d created", created);
+	}
+	else if (cfg.has_retention && !a->no_pending)
+		a->retention = pstrdup("waits for a pending detach");
+	else if (cfg.has_retention)
+	{
+		removed = prune_expired_partitions(&key, &cfg, false, &report,
+										   a->deferred, a->deferred_cxt);
+		a->retention = psprintf("%d %s", removed,
+								a->deferred && *a->deferred != NIL
+								? (drop ? "to drop after DETACH CONCURRENTLY" : "to DETACH CONCURRENTLY")
+								: (drop ? "dropped" : "detached"));
+	}
+	AtEOXact_GUC(true, nestlevel);
+}
 
 static void
 maintain_parent_isolated(void *arg)
 {
-	MaintainParentArgs *a = arg;
+	maintain_parent((MaintainParentArgs *) arg);
+}
 
-	maintain_parent(a->parent, a->name, a->started, a->rsinfo);
+/*
+ * For a table without a default partition whose creation ahead was given
+ * up: where its partitions end, after which an INSERT fails ("" when it
+ * has a default partition).  Caller connected to SPI.
+ */
+static const char *
+coverage_note(Oid parent)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(parent)};
+	char	   *last;
+
+	if (OidIsValid(get_default_partition_oid(parent)))
+		return "";
+	last = sdp_spi_scalar_text("SELECT p.range_to FROM sdp.partition_config c, "
+							   "     sdp._range_partitions(c.partition_timezone, c.parent) p "
+							   " WHERE c.parent = $1 AND NOT p.is_default "
+							   " ORDER BY p.to_local DESC LIMIT 1", 1, types, values);
+	if (last == NULL)
+		return "";
+	return psprintf("; it has no default partition: rows from %s on fail their INSERT until then", last);
 }
 
 /*
  * Maintain one configured parent in a subtransaction of the caller's
  * transaction, logging a failure; rsinfo may be NULL.  A lock not had
- * within smart_dairy_perf.maintenance_lock_timeout is "skipped", not an
- * error.  Caller is connected to SPI.  Returns false when it failed.
+ * within an attempt's lock_timeout rolls the attempt back (its locks go
+ * with it) and, after a backoff, the parent is tried again, up to
+ * smart_dairy_perf.maintenance_lock_retries times; then it is "skipped"
+ * for this run, not an error.  deferred (the background worker) gets the
+ * partitions to detach concurrently after this transaction, allocated in
+ * deferred_cxt.  Caller is connected to SPI.  Returns false when it failed.
  */
 bool
-sdp_partition_maintain_one(Oid parent, const char *name, ReturnSetInfo *rsinfo)
+sdp_partition_maintain_one(Oid parent, const char *name, ReturnSetInfo *rsinfo,
+						   List **deferred, MemoryContext deferred_cxt)
 {
-	MaintainParentArgs args = {parent, name, GetCurrentTimestamp(), rsinfo};
-	ErrorData  *edata = sdp_run_in_subtransaction(maintain_parent_isolated, &args);
+	MaintainParentArgs args = {parent, name, GetCurrentTimestamp(), 0, false, true,
+	deferred, deferred_cxt};
+	int			attempts = sdp_lock_attempts();
+	ErrorData  *edata = NULL;
 	bool		lock_busy;
 
+	if (deferred)
+		*deferred = NIL;
+	for (int phase = 0; phase < 2; phase++)
+	{
+		args.retention_phase = phase == 1;
+		for (args.attempt = 0;; args.attempt++)
+		{
+			args.skipped = NULL;
+			args.created = args.retention = NULL;
+			if (deferred)
+				*deferred = NIL;
+			edata = sdp_run_in_subtransaction(maintain_parent_isolated, &args);
+			if (edata == NULL || edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE ||
+				args.attempt + 1 >= attempts)
+				break;
+			FreeErrorData(edata);
+			sdp_lock_retry_backoff(args.attempt);
+		}
+		if (edata != NULL)
+			break;
+		if (args.skipped)
+		{
+			maintenance_row(rsinfo, name, "maintenance", "skipped", args.skipped);
+			return true;
+		}
+		if (args.created)
+			maintenance_row(rsinfo, name, "create partitions", "ok", args.created);
+		if (args.retention)
+			maintenance_row(rsinfo, name, "retention", "ok", args.retention);
+	}
 	if (edata == NULL)
 		return true;
+	if (deferred)
+		*deferred = NIL;
 	lock_busy = edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 	if (lock_busy)
 		sdp_maintenance_log_failure(parent, args.started, name, "maintenance", "skipped",
-									psprintf("%s; the table is tried again at the next run",
-											 edata->message),
+									psprintf("%s: %s (%s); the table is tried again at the next run%s",
+											 args.retention_phase ? "retention" : "create partitions",
+											 edata->message,
+											 sdp_lock_attempts_text(args.attempt + 1),
+											 args.retention_phase ? "" : coverage_note(parent)),
 									edata->message,
 									"partition maintenance of table \"%s\" gave up for this run",
 									name);
@@ -1195,7 +1414,7 @@ sdp_run_partition_maintenance(PG_FUNCTION_ARGS)
 	SPI_connect();
 	n = sdp_partition_configured_parents(&parents, &names);
 	for (int i = 0; i < n; i++)
-		(void) sdp_partition_maintain_one(parents[i], names[i], rsinfo);
+		(void) sdp_partition_maintain_one(parents[i], names[i], rsinfo, NULL, NULL);
 	SPI_finish();
 	MemoryContextSwitchTo(callercxt);
 	return (Datum) 0;

@@ -25,7 +25,9 @@ typedef struct SdpPartitionReport
 
 extern void sdp_partition_save_config(Oid parent, Interval *interval,
 									  int premake, Interval *retention,
-									  const char *mode);
+									  const char *mode, bool default_partition,
+									  const char *timezone,
+									  const char *if_referenced);
 extern List *sdp_column_settings(Oid source, const char *qtarget);
 extern void sdp_partition_inherit_properties(Oid parent, Oid partition);
 extern char *sdp_partition_copyable_columns(Oid relid);
@@ -39,7 +41,8 @@ extern int	sdp_partition_create_missing(const SdpPartitionKey *key,
 										 bool has_up_to,
 										 SdpPartitionReport *report);
 extern bool sdp_partition_maintain_one(Oid parent, const char *name,
-									   ReturnSetInfo *rsinfo);
+									   ReturnSetInfo *rsinfo, List **deferred,
+									   MemoryContext deferred_cxt);
 extern int	sdp_partition_configured_parents(Oid **parents, char ***names);
 
 #endif							/* SDP_PARTITION_MANAGER_H */

@@ -44,6 +44,8 @@ extern char *sdp_request_id;
 extern char *sdp_partition_timezone;
 extern int	sdp_partition_max_create;
 extern int	sdp_maintenance_lock_timeout;	/* milliseconds; 0: none */
+extern int	sdp_maintenance_lock_retries;
+extern int	sdp_detach_wait_timeout;	/* milliseconds; 0: none */
 extern char *sdp_maintenance_databases;
 extern char *sdp_maintenance_role;
 extern int	sdp_maintenance_interval;	/* seconds */

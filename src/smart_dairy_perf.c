@@ -78,7 +78,9 @@ int			sdp_max_nplus1_patterns = 200;
 char	   *sdp_request_id = NULL;
 char	   *sdp_partition_timezone = NULL;
 int			sdp_partition_max_create = 500;
-int			sdp_maintenance_lock_timeout = 1000;
+int			sdp_maintenance_lock_timeout = 20;
+int			sdp_maintenance_lock_retries = 5;
+int			sdp_detach_wait_timeout = 60000;
 char	   *sdp_maintenance_databases = NULL;
 char	   *sdp_maintenance_role = NULL;
 int			sdp_maintenance_interval = 60;
@@ -344,9 +346,19 @@ define_maintenance_gucs(void)
 							&sdp_partition_max_create, 500, 1, 100000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.maintenance_lock_timeout",
-							"Longest wait of partition maintenance for a lock on a table; then the table is given up for this run.",
-							"0: wait as long as lock_timeout says.",
-							&sdp_maintenance_lock_timeout, 1000, 0, INT_MAX,
+							"Lock timeout of the first attempt of a maintenance DDL step; later attempts wait up to twice as long.",
+							"A query arriving meanwhile waits at most that long behind maintenance. 0: wait as long as lock_timeout says, no retries.",
+							&sdp_maintenance_lock_timeout, 20, 0, 60000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.maintenance_lock_retries",
+							"Attempts after the first to take the locks of a maintenance step on one table, with backoff and jitter; then the table is given up for this run.",
+							NULL,
+							&sdp_maintenance_lock_retries, 5, 0, 100,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("smart_dairy_perf.detach_wait_timeout",
+							"Longest wait of the background worker's DETACH PARTITION CONCURRENTLY (and FINALIZE) for older queries to end; then the detach is finished at the next run.",
+							"That wait holds no lock that queries on the table need. 0: no limit.",
+							&sdp_detach_wait_timeout, 60000, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("smart_dairy_perf.maintenance_databases",
 							   "Comma-separated databases in which the background worker runs maintenance.",

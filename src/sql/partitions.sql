@@ -12,7 +12,12 @@ CREATE TABLE sdp.partition_config (
     retention_mode      text NOT NULL DEFAULT 'detach'
                         CHECK (retention_mode IN ('detach', 'drop')),
     created_at          timestamptz NOT NULL DEFAULT now(),
-    configured_by       regrole
+    configured_by       regrole,
+    default_partition   boolean NOT NULL DEFAULT true,
+    partition_timezone  text NOT NULL
+                        DEFAULT coalesce(current_setting('smart_dairy_perf.partition_timezone', true), 'UTC'),
+    retention_if_referenced text NOT NULL DEFAULT 'error'
+                        CHECK (retention_if_referenced IN ('error', 'keep'))
 );
 SELECT pg_catalog.pg_extension_config_dump('sdp.partition_config', '');
 
@@ -20,6 +25,12 @@ COMMENT ON TABLE sdp.partition_config IS
 'range-partitioned tables kept by sdp.run_partition_maintenance(); edits take effect at the next run';
 COMMENT ON COLUMN sdp.partition_config.configured_by IS
 'role that last changed the configuration (set by a trigger); maintenance acts only while it has the table owner''s privileges';
+COMMENT ON COLUMN sdp.partition_config.default_partition IS
+'false: no default partition is made; new partitions attach without locking out readers, a row beyond the partitions fails its INSERT';
+COMMENT ON COLUMN sdp.partition_config.partition_timezone IS
+'time zone of the period boundaries (local midnight of the 1st for monthly partitions of a timestamptz key)';
+COMMENT ON COLUMN sdp.partition_config.retention_if_referenced IS
+'retention of a partition a foreign key or a view depends on: error (refused, logged, naming the constraint) or keep (kept, logged)';
 
 -- Only a role with the table owner's privileges writes a row
 -- (sdp._check_config_writer); configured_by records it.
@@ -140,7 +151,10 @@ CREATE FUNCTION sdp.manage_partitions(
     premake integer DEFAULT 3,
     retention interval DEFAULT NULL,
     retention_mode text DEFAULT 'detach',
-    start_at timestamptz DEFAULT NULL)
+    start_at timestamptz DEFAULT NULL,
+    default_partition boolean DEFAULT true,
+    partition_timezone text DEFAULT NULL,
+    retention_if_referenced text DEFAULT 'error')
 RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint)
 AS 'MODULE_PATHNAME', 'sdp_manage_partitions'
 LANGUAGE C VOLATILE;
@@ -182,7 +196,7 @@ SELECT CASE WHEN NOT pg_catalog.isfinite(local) THEN local::pg_catalog.text
 $$;
 
 -- Changing tables is for their owners; the functions check ownership too.
-REVOKE ALL ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz, boolean, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.create_partitions(regclass, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.prune_partitions(regclass, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.partition_table(regclass, name, interval, integer) FROM PUBLIC;

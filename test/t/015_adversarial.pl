@@ -64,7 +64,7 @@ CREATE EXTENSION smart_dairy_perf;
 GRANT INSERT, UPDATE, DELETE ON sdp.partition_config, sdp.matview_config TO mallory, alice;
 GRANT INSERT ON sdp.maintenance_log TO alice;
 GRANT USAGE ON SEQUENCE sdp.maintenance_log_id_seq TO alice;
-GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz),
+GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz, boolean, text, text),
     sdp.create_partitions(regclass, timestamptz), sdp.prune_partitions(regclass, boolean),
     sdp.register_matview(regclass, interval, text) TO alice, mallory;
 GRANT CREATE ON SCHEMA public TO alice, mallory;
@@ -462,7 +462,7 @@ sql(q{
 GRANT INSERT, UPDATE, DELETE ON sdp.partition_config, sdp.matview_config TO carol, dave, erin;
 GRANT INSERT ON sdp.maintenance_log TO carol, dave, erin;
 GRANT USAGE ON SEQUENCE sdp.maintenance_log_id_seq TO carol, dave, erin;
-GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz),
+GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz, boolean, text, text),
     sdp.create_partitions(regclass, timestamptz), sdp.register_matview(regclass, interval, text)
     TO carol, dave, erin;
 GRANT CREATE ON SCHEMA public TO carol, dave, erin;

@@ -42,6 +42,7 @@
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "tcop/utility.h"
 
@@ -60,9 +61,17 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static planner_hook_type prev_planner = NULL;
 
 /* executor and utility frames currently open in this backend */
 static int	nesting_level = 0;
+
+/*
+ * planner calls currently open: only the planner's own tracking decision
+ * counts them, so a statement that planning runs (a function folded to a
+ * constant) is at the executor's level, as pg_stat_statements 1.10 has it.
+ */
+static int	planning_depth = 0;
 
 /* whether the current top-level statement was picked for an analyzed plan */
 static bool current_statement_sampled = false;
@@ -210,6 +219,47 @@ sdp_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
+/*
+ * The entry for key, made with the text of the statement at [location,
+ * location + len) of source if it is new (normalized without constants'
+ * positions when normalize: comments and layout only).  Returns with
+ * sdp_store->lock held shared, also when the entry is NULL (none could be
+ * made); the caller releases it.
+ */
+static SdpEntry *
+lookup_or_create(const SdpEntryKey *key, uint32 hash, const char *source,
+				 int location, int len, bool normalize)
+{
+	SdpEntry   *entry;
+
+	LWLockAcquire(sdp_store->lock, LW_SHARED);
+	entry = sdp_store_lookup(key, hash);
+	if (entry == NULL)
+	{
+		char	   *text;
+		int			text_len;
+
+		LWLockRelease(sdp_store->lock);
+		if (normalize)
+			text = sdp_normalize_query(source, location, len, NULL,
+									   sdp_max_query_text, &text_len);
+		else
+		{
+			const char *stmt = CleanQuerytext(source, &location, &len);
+
+			text_len = len > sdp_max_query_text ?
+				pg_mbcliplen(stmt, len, sdp_max_query_text) : len;
+			text = pnstrdup(stmt, text_len);
+		}
+		(void) sdp_store_create(key, hash, text, text_len,
+								GetDatabaseEncoding());
+		pfree(text);
+		LWLockAcquire(sdp_store->lock, LW_SHARED);
+		entry = sdp_store_lookup(key, hash);
+	}
+	return entry;
+}
+
 static void
 record_execution(QueryDesc *queryDesc, double elapsed_ms)
 {
@@ -227,24 +277,16 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, queryid,
 							  nesting_level == 0);
 
-	LWLockAcquire(sdp_store->lock, LW_SHARED);
-	entry = sdp_store_lookup(&key, hash);
-	if (entry == NULL)
-	{
-		char	   *text;
-		int			len;
-
-		LWLockRelease(sdp_store->lock);
-		text = sdp_statement_source_text(queryDesc, sdp_max_query_text, &len);
-		(void) sdp_store_create(&key, hash, text, len, GetDatabaseEncoding());
-		pfree(text);
-		LWLockAcquire(sdp_store->lock, LW_SHARED);
-		entry = sdp_store_lookup(&key, hash);
-	}
+	entry = lookup_or_create(&key, hash, queryDesc->sourceText,
+							 queryDesc->plannedstmt->stmt_location,
+							 queryDesc->plannedstmt->stmt_len, false);
 	if (entry != NULL)
 	{
-		sdp_store_record(entry, elapsed_ms, queryDesc->estate->es_processed,
-						 &total->bufusage, &total->walusage);
+		EState	   *estate = queryDesc->estate;
+
+		sdp_store_record(entry, elapsed_ms, estate->es_processed,
+						 &total->bufusage, &total->walusage,
+						 estate->es_jit ? &estate->es_jit->instr : NULL);
 		/* the text of an entry never changes while the entry exists */
 		if (slow)
 		{
@@ -298,26 +340,83 @@ sdp_ExecutorEnd(QueryDesc *queryDesc)
 }
 
 /*
- * Utility statements are not profiled, but they open a frame: statements a
- * DO block, CALL or CREATE TABLE AS runs are nested, not the client's.
+ * PREPARE, EXECUTE and DEALLOCATE are not statements of their own: the
+ * statement EXECUTE runs is counted by the executor hooks, under the
+ * prepared statement's query id, at the level of the EXECUTE.  They open
+ * no frame and are not counted, as in pg_stat_statements.
  */
-static void
-sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-				   bool readOnlyTree, ProcessUtilityContext context,
-				   ParamListInfo params, QueryEnvironment *queryEnv,
-				   DestReceiver *dest, QueryCompletion *qc)
+static inline bool
+prepared_statement_command(Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
-	bool		opens_frame = !(IsA(parsetree, ExecuteStmt) ||
-								IsA(parsetree, PrepareStmt) ||
-								IsA(parsetree, DeallocateStmt));
+	return IsA(parsetree, ExecuteStmt) || IsA(parsetree, PrepareStmt) ||
+		IsA(parsetree, DeallocateStmt);
+}
+
+/*
+ * The rows a utility statement reports, for the commands whose completion
+ * carries a row count: COPY, FETCH, CREATE TABLE AS / SELECT INTO / CREATE
+ * MATERIALIZED VIEW (tag SELECT) and REFRESH MATERIALIZED VIEW.
+ */
+static inline uint64
+utility_rows(const QueryCompletion *qc)
+{
+	if (qc == NULL)
+		return 0;
+	switch (qc->commandTag)
+	{
+		case CMDTAG_COPY:
+		case CMDTAG_FETCH:
+		case CMDTAG_SELECT:
+		case CMDTAG_REFRESH_MATERIALIZED_VIEW:
+			return qc->nprocessed;
+		default:
+			return 0;
+	}
+}
+
+/* Add a finished utility statement to the statistics. */
+static void
+record_utility(PlannedStmt *pstmt, const char *queryString, uint64 queryid,
+			   int level, double elapsed_ms, uint64 rows,
+			   const BufferUsage *bufusage, const WalUsage *walusage)
+{
+	SdpEntryKey key;
+	uint32		hash;
+	SdpEntry   *entry;
+
+	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, queryid,
+							  level == 0);
+	entry = lookup_or_create(&key, hash, queryString, pstmt->stmt_location,
+							 pstmt->stmt_len, true);
+	if (entry != NULL)
+		sdp_store_record(entry, elapsed_ms, rows, bufusage, walusage, NULL);
+	LWLockRelease(sdp_store->lock);
+}
+
+/*
+ * Utility statements open a frame: statements a DO block, CALL or CREATE
+ * TABLE AS runs are nested, not the client's.  With track_utility they are
+ * counted under PostgreSQL's query id for them (a hash of the statement's
+ * text: PostgreSQL 15 has no jumble of utility statements), with their
+ * time, buffers, WAL and, for the commands that report one, rows.  A
+ * statement that fails is not counted, like a failed query.
+ *
+ * pg_stat_statements, when its hook runs inside ours, sets the statement's
+ * query id to 0 (for its executor hooks); the id is put back afterwards so
+ * that a cached plan (a PL/pgSQL loop) keeps it for the next execution.
+ */
+/* Run the utility statement, in a frame of its own when opens_frame. */
+static void
+run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest,
+			QueryCompletion *qc, bool opens_frame)
+{
+	uint64		queryid = pstmt->queryId;
+	int			level = nesting_level;
 
 	if (opens_frame)
-	{
-		if (sdp_nplus1_watching(nesting_level))
-			sdp_nplus1_statement_start(nesting_level, pstmt->queryId);
 		nesting_level++;
-	}
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -329,13 +428,119 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		if (opens_frame)
-			nesting_level--;
+		nesting_level = level;
+		pstmt->queryId = queryid;
 	}
 	PG_END_TRY();
 }
 
-/* Install the executor and utility hooks, chaining to the previous ones; from _PG_init only. */
+static void
+sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	uint64		queryid = pstmt->queryId;
+	bool		opens_frame = !prepared_statement_command(pstmt->utilityStmt);
+	instr_time	start;
+	instr_time	duration;
+	BufferUsage bufusage_start;
+	BufferUsage bufusage;
+	WalUsage	walusage_start;
+	WalUsage	walusage;
+
+	if (opens_frame && sdp_nplus1_watching(nesting_level))
+		sdp_nplus1_statement_start(nesting_level, queryid);
+
+	if (!opens_frame || !sdp_track_utility || queryid == UINT64CONST(0) ||
+		!tracking(nesting_level))
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc, opens_frame);
+		return;
+	}
+
+	bufusage_start = pgBufferUsage;
+	walusage_start = pgWalUsage;
+	INSTR_TIME_SET_CURRENT(start);
+	run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+				dest, qc, true);
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	memset(&bufusage, 0, sizeof(bufusage));
+	BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
+	memset(&walusage, 0, sizeof(walusage));
+	WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
+	record_utility(pstmt, queryString, queryid, nesting_level,
+				   INSTR_TIME_GET_MILLISEC(duration), utility_rows(qc),
+				   &bufusage, &walusage);
+}
+
+/*
+ * With track_planning, each planning of a statement is counted with its
+ * time, buffers and WAL, in the entry its executions go to.  The entry is
+ * made from the raw text if parse analysis did not make it (a statement
+ * prepared before a reset).
+ */
+static PlannedStmt *
+sdp_planner(Query *parse, const char *query_string, int cursorOptions,
+			ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	instr_time	start;
+	instr_time	duration;
+	BufferUsage bufusage_start;
+	BufferUsage bufusage;
+	WalUsage	walusage_start;
+	WalUsage	walusage;
+	SdpEntryKey key;
+	uint32		hash;
+	SdpEntry   *entry;
+
+	if (!sdp_track_planning || query_string == NULL ||
+		parse->queryId == UINT64CONST(0) ||
+		!tracking(nesting_level + planning_depth))
+	{
+		if (prev_planner)
+			return prev_planner(parse, query_string, cursorOptions, boundParams);
+		return standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+
+	bufusage_start = pgBufferUsage;
+	walusage_start = pgWalUsage;
+	INSTR_TIME_SET_CURRENT(start);
+	planning_depth++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		planning_depth--;
+	}
+	PG_END_TRY();
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	memset(&bufusage, 0, sizeof(bufusage));
+	BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
+	memset(&walusage, 0, sizeof(walusage));
+	WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
+
+	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, parse->queryId,
+							  nesting_level == 0);
+	entry = lookup_or_create(&key, hash, query_string, parse->stmt_location,
+							 parse->stmt_len, false);
+	if (entry != NULL)
+		sdp_store_record_plan(entry, INSTR_TIME_GET_MILLISEC(duration),
+							  &bufusage, &walusage);
+	LWLockRelease(sdp_store->lock);
+	return result;
+}
+
+/* Install the planner, executor and utility hooks, chaining to the previous ones; from _PG_init only. */
 void
 sdp_hooks_install(void)
 {
@@ -351,4 +556,6 @@ sdp_hooks_install(void)
 	ExecutorEnd_hook = sdp_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = sdp_ProcessUtility;
+	prev_planner = planner_hook;
+	planner_hook = sdp_planner;
 }

@@ -61,6 +61,8 @@ PG_FUNCTION_INFO_V1(sdp_reset_query);
 
 bool		sdp_enabled = true;
 int			sdp_track = SDP_TRACK_TOP;
+bool		sdp_track_utility = true;
+bool		sdp_track_planning = false;
 int			sdp_max_queries = 5000;
 int			sdp_max_query_text = 1024;
 int			sdp_slow_query_ms = 1000;
@@ -228,6 +230,15 @@ define_gucs(void)
 	DefineCustomEnumVariable("smart_dairy_perf.track",
 							 "Which statements are profiled: none, top (sent by clients) or all (also inside functions).",
 							 NULL, &sdp_track, SDP_TRACK_TOP, track_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.track_utility",
+							 "Profile utility statements (DDL, VACUUM, COPY, CALL, SET, ...) too.",
+							 "PREPARE, EXECUTE and DEALLOCATE are not counted: the prepared statement's executions are.",
+							 &sdp_track_utility, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.track_planning",
+							 "Count planning and its time as well.",
+							 NULL, &sdp_track_planning, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.max_queries",
 							"Number of query statistics entries kept in shared memory.",

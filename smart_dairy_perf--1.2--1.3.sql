@@ -1117,6 +1117,7 @@ $$;
 -- sdp.query_stats gains the planning (track_planning), temporary-file I/O
 -- time and JIT columns of pg_stat_statements 1.10; the views over it are
 -- made again, and sdp.pg_stat_statements shows pg_stat_statements' view.
+DROP VIEW sdp.slow_query_advice;
 DROP VIEW sdp.query_totals;
 DROP VIEW sdp.query_stats;
 DROP FUNCTION sdp.query_stats(boolean, boolean);
@@ -1234,3 +1235,36 @@ COMMENT ON VIEW sdp.pg_stat_statements IS
 
 GRANT SELECT ON sdp.query_stats, sdp.query_totals, sdp.pg_stat_statements
     TO PUBLIC;
+
+-- made again over the new sdp.query_totals, as in plan_advice.sql
+CREATE VIEW sdp.slow_query_advice AS
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           f.node_id, f.node_type, f.relation, f.index_name, f.finding,
+           f.severity, f.figures, f.suggestion
+      FROM sdp._slow_query_plans() p
+     CROSS JOIN LATERAL sdp._plan_findings(p.plan::pg_catalog.jsonb,
+           (SELECT pg_catalog.sum(t.calls)::pg_catalog.int8 FROM sdp.query_totals t
+             WHERE t.queryid = p.queryid AND t.userid = p.userid
+               AND t.dbid = (SELECT d.oid FROM pg_catalog.pg_database d
+                              WHERE d.datname = pg_catalog.current_database()))) f
+     WHERE p.plan_state = 'captured'
+    UNION ALL
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           NULL, NULL, NULL, NULL, 'plan too large for advice', 'info',
+           pg_catalog.jsonb_build_object('max_plan_json',
+                                         pg_catalog.current_setting('smart_dairy_perf.max_plan_json')),
+           'Raise smart_dairy_perf.max_plan_json (a restart) to keep plans this large in structured form.'
+      FROM sdp._slow_query_plans() p
+     WHERE p.plan_state = 'too large'
+    UNION ALL
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           NULL, NULL, NULL, NULL, 'plan not readable', 'info', NULL,
+           'EXPLAIN printed no valid JSON for this plan (a cost overflowed to Infinity: a planner cost setting such as seq_page_cost set absurdly high).'
+      FROM sdp._slow_query_plans() p
+     WHERE p.plan_state = 'not valid JSON'
+     ORDER BY 1 DESC, 6;
+
+COMMENT ON VIEW sdp.slow_query_advice IS
+'findings of sdp.explain_advice for every slow execution captured with actual rows (plan_capture = slow_analyze)';
+
+GRANT SELECT ON sdp.slow_query_advice TO PUBLIC;

@@ -6,7 +6,11 @@
  *	  ExecutorRun/Finish and ProcessUtility track the nesting level;
  *	  ExecutorEnd adds the execution to the statistics, hands slow ones to
  *	  slow_queries.c, every statement to the N+1 detector (nplus1.c) and
- *	  the sampled ones to predicate_sampler.c.  Plain EXPLAIN, which starts
+ *	  the sampled ones to predicate_sampler.c.  With track_utility,
+ *	  ProcessUtility counts utility statements (time, buffers, WAL, the rows
+ *	  of COPY, FETCH, CREATE TABLE AS and REFRESH); with track_planning, the
+ *	  planner hook counts planning.  What is counted, and how, follows
+ *	  pg_stat_statements 1.10 (test/t/020_pgss_oracle.pl checks it).  Plain EXPLAIN, which starts
  *	  and ends the executor without running it, is none of these (see
  *	  explain_only()).  Every hook chains to the one installed before it.
  *
@@ -101,9 +105,12 @@ sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
 
-	/* utility statements are not executor statements: nothing to profile */
-	if (!tracking(nesting_level) || query->queryId == UINT64CONST(0) ||
-		query->utilityStmt != NULL)
+	/*
+	 * Utility statements have no constants to fold: their entry is made by
+	 * ProcessUtility when they end.
+	 */
+	if (query->utilityStmt != NULL || query->queryId == UINT64CONST(0) ||
+		!tracking(nesting_level))
 		return;
 
 	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, query->queryId,

@@ -16,8 +16,11 @@
 #
 # ONLY=utility runs part 3 alone; U_WORKLOADS="sel set temp" picks its
 # statements, U_N1/U_N2 (500/1500) their counts.  Each CREATE TEMP TABLE run
-# starts on a fresh copy of the data directory (dead catalog rows left by an
-# earlier run would make the later ones dearer).
+# starts on a fresh copy of an empty cluster (dead catalog rows left by an
+# earlier run would make the later ones dearer).  Even so a pair costs about
+# 1.27 million instructions and two identical runs differ by up to ~2,000
+# per pair: more than either extension adds, so compare those figures over
+# several runs, not one.
 #
 # Configurations: nothing preloaded; only the query id computed (the jumble
 # both tools need, as a reference); pg_stat_statements; smart_dairy_perf
@@ -72,9 +75,11 @@ done
 instructions() {	# config n [workload] -> total Ir
 	local cfg=$1 n=$2 w=${3:-q} f="$OUT/cg.$1.$2.${3:-q}" data=$SDP_DATA
 	if [ "$w" = temp ]; then
-		# DDL leaves dead catalog rows behind: each run on a fresh copy
+		# DDL leaves dead catalog rows behind: each run on a fresh copy of
+		# an empty cluster
+		[ -d "$OUT/ddl_data" ] || as_pg initdb -D "$OUT/ddl_data" >/dev/null
 		rm -rf "$OUT/data_copy"
-		cp -a "$SDP_DATA" "$OUT/data_copy"
+		cp -a "$OUT/ddl_data" "$OUT/data_copy"
 		data=$OUT/data_copy
 	fi
 	# shellcheck disable=SC2086

@@ -3,7 +3,8 @@
 # with track = all, track_utility and track_planning on in both.  One mixed
 # workload runs: simple and extended protocol (pgbench -M extended and
 # -M prepared), SQL-level PREPARE/EXECUTE, nested PL/pgSQL (functions, a
-# procedure with COMMIT, DO, dynamic SQL, a utility statement in a loop),
+# procedure with COMMIT, DO, dynamic SQL, a utility statement in a loop,
+# errors caught by EXCEPTION blocks),
 # DDL, VACUUM, ANALYZE, COPY in and out, CREATE TABLE AS, SELECT INTO,
 # materialized views, a cursor, EXPLAIN ANALYZE, SET/SHOW, errors in the
 # middle of transactions and a rolled-back transaction.
@@ -74,6 +75,23 @@ BEGIN
         DROP TABLE loop_tmp;
     END LOOP;
 END $$;
+CREATE FUNCTION careful(h int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE n int;
+BEGIN
+    BEGIN
+        SELECT count(*) INTO n FROM cows WHERE herd = h;
+        PERFORM 1 / (h - h);
+    EXCEPTION WHEN division_by_zero THEN
+        n := -1;
+    END;
+    BEGIN
+        CREATE TABLE cows (x int);
+    EXCEPTION WHEN duplicate_table THEN
+        n := n - 1;
+    END;
+    UPDATE cows SET herd = herd WHERE id = h;
+    RETURN n;
+END $$;
 CREATE MATERIALIZED VIEW herd_sizes AS SELECT herd, count(*) AS n FROM cows GROUP BY herd;
 });
 
@@ -132,6 +150,8 @@ CALL nightly(10);
 CALL nightly(20);
 DO $$ BEGIN PERFORM herd_size(6); UPDATE cows SET herd = herd WHERE id = 9; END $$;
 SELECT temp_loop();
+SELECT careful(2);
+SELECT careful(3);
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM cows WHERE herd = 5;
 EXPLAIN SELECT * FROM cows WHERE id = 77;
 BEGIN;
@@ -273,6 +293,9 @@ is($node->safe_psql('postgres',
 	"SELECT count(*) FROM snap WHERE src = 'sdp' AND NOT toplevel AND query LIKE 'INSERT INTO milkings (cow, litres) VALUES (r.id%'"),
 	1, 'nested statement counted as not top-level');
 is(sdp_of('VACUUM calves%', 'calls'), 1, 'VACUUM counted');
+is($node->safe_psql('postgres',
+	"SELECT string_agg(toplevel::text, ',') FROM snap WHERE src = 'sdp' AND query LIKE 'UPDATE cows SET herd = herd WHERE id = h%'"),
+	'false', 'after errors caught inside a function the nesting level is still right');
 
 # --- the view's shape: pg_stat_statements 1.10's, column for column -------
 my $shape = q{

@@ -45,6 +45,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
@@ -414,6 +415,8 @@ record_utility(PlannedStmt *pstmt, const char *queryString, uint64 queryid,
  * pg_stat_statements, when its hook runs inside ours, sets the statement's
  * query id to 0 (for its executor hooks); the id is put back afterwards so
  * that a cached plan (a PL/pgSQL loop) keeps it for the next execution.
+ * When its hook runs before ours, we find the id 0 and compute it again
+ * from the text, as PostgreSQL did.
  */
 /* Run the utility statement, in a frame of its own when opens_frame. */
 static void
@@ -444,6 +447,30 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	PG_END_TRY();
 }
 
+/*
+ * PostgreSQL 15's query id of a utility statement, from its text, for when
+ * a hook that ran before ours set it to 0 (pg_stat_statements listed after
+ * us in shared_preload_libraries).  Not for the statements PostgreSQL runs
+ * as parts of another (PROCESS_UTILITY_SUBCOMMAND), which have none.
+ */
+static uint64
+utility_queryid_from_text(PlannedStmt *pstmt, const char *queryString,
+						  ProcessUtilityContext context)
+{
+	int			location = pstmt->stmt_location;
+	int			len = pstmt->stmt_len;
+	const char *text;
+	uint64		queryid;
+
+	if (context == PROCESS_UTILITY_SUBCOMMAND || !IsQueryIdEnabled())
+		return UINT64CONST(0);
+	text = CleanQuerytext(queryString, &location, &len);
+	queryid = DatumGetUInt64(hash_any_extended((const unsigned char *) text,
+											   len, 0));
+	/* as PostgreSQL does: 0 means none, 1 is taken by normal statements */
+	return queryid != UINT64CONST(0) ? queryid : UINT64CONST(2);
+}
+
 static void
 sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -459,6 +486,8 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	WalUsage	walusage_start;
 	WalUsage	walusage;
 
+	if (queryid == UINT64CONST(0) && opens_frame && sdp_track_utility)
+		queryid = utility_queryid_from_text(pstmt, queryString, context);
 	if (opens_frame && sdp_nplus1_watching(nesting_level))
 		sdp_nplus1_statement_start(nesting_level, queryid);
 

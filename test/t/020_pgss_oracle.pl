@@ -363,4 +363,37 @@ is($node->safe_psql('postgres',
 	'SELECT $1 AS after_utility', 'track_utility off: utility statements not counted');
 
 $node->stop;
+
+# The other order: pg_stat_statements' hooks run first and set a utility
+# statement's query id to 0 before ours see it; we compute it again from
+# the text, so both still count the same.  One difference, explained: in a
+# PL/pgSQL loop the utility statement's plan is cached, pg_stat_statements'
+# 0 stays in it, and from the second time on pg_stat_statements does not
+# count it (1 of 3); we count all three.
+my $other = PostgreSQL::Test::Cluster->new('pgss_first');
+$other->init;
+$other->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'smart_dairy_perf,pg_stat_statements'
+pg_stat_statements.track = all
+smart_dairy_perf.track = all
+});
+$other->start;
+$other->safe_psql('postgres', q{
+CREATE EXTENSION pg_stat_statements;
+CREATE EXTENSION smart_dairy_perf;
+SELECT pg_stat_statements_reset(), sdp.reset();
+CREATE TABLE heifers (id int);
+VACUUM heifers;
+DO $$ BEGIN FOR i IN 1 .. 3 LOOP TRUNCATE heifers; END LOOP; END $$;
+DROP TABLE heifers;
+});
+my $both = q{
+SELECT string_agg(format('%%s %%s %%s', toplevel, calls, left(query, 20)), ', ' ORDER BY query, toplevel)
+  FROM %s WHERE query ~ '^(CREATE TABLE heifers|VACUUM|DO|TRUNCATE|DROP TABLE heifers)'};
+my $pgss_counts = $other->safe_psql('postgres', sprintf($both, 'public.pg_stat_statements'));
+like($pgss_counts, qr/f 1 TRUNCATE heifers/, 'pg_stat_statements first: it counts the looped TRUNCATE once');
+(my $expected = $pgss_counts) =~ s/f 1 TRUNCATE heifers/f 3 TRUNCATE heifers/;
+is($other->safe_psql('postgres', sprintf($both, 'sdp.pg_stat_statements')), $expected,
+	'listed before pg_stat_statements: utility statements counted as it counts them, the loop three times');
+$other->stop;
 done_testing();

@@ -10,9 +10,10 @@
  *	  ProcessUtility counts utility statements (time, buffers, WAL, the rows
  *	  of COPY, FETCH, CREATE TABLE AS and REFRESH); with track_planning, the
  *	  planner hook counts planning.  What is counted, and how, follows
- *	  pg_stat_statements 1.10 (test/t/020_pgss_oracle.pl checks it).  Plain EXPLAIN, which starts
- *	  and ends the executor without running it, is none of these (see
- *	  explain_only()).  Every hook chains to the one installed before it.
+ *	  pg_stat_statements 1.10 (test/t/020_pgss_oracle.pl checks it).  Plain
+ *	  EXPLAIN, which starts and ends the executor without running it, is
+ *	  none of these (see explain_only()).  Every hook chains to the one
+ *	  installed before it.
  *
  *	  Hot-path rules (these hooks run inside every user query):
  *	  - no error is raised into the user's query: shared memory is fixed, the

@@ -1142,3 +1142,162 @@ RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint
 AS 'MODULE_PATHNAME', 'sdp_manage_partitions'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text, timestamptz, boolean, text, text) FROM PUBLIC;
+
+
+-- ===========================================================================
+-- issue 14: the profiler counts what pg_stat_statements counts
+-- ===========================================================================
+-- sdp.query_stats gains the planning (track_planning), temporary-file I/O
+-- time and JIT columns of pg_stat_statements 1.10; the views over it are
+-- made again, and sdp.pg_stat_statements shows pg_stat_statements' view.
+DROP VIEW sdp.slow_query_advice;
+DROP VIEW sdp.query_totals;
+DROP VIEW sdp.query_stats;
+DROP FUNCTION sdp.query_stats(boolean, boolean);
+
+CREATE FUNCTION sdp.query_stats(
+    showtext boolean DEFAULT true,
+    by_application boolean DEFAULT true,
+    OUT userid oid,
+    OUT dbid oid,
+    OUT toplevel boolean,
+    OUT queryid bigint,
+    OUT query text,
+    OUT application_name text,
+    OUT calls bigint,
+    OUT total_exec_time double precision,
+    OUT min_exec_time double precision,
+    OUT max_exec_time double precision,
+    OUT mean_exec_time double precision,
+    OUT stddev_exec_time double precision,
+    OUT p50_exec_time double precision,
+    OUT p95_exec_time double precision,
+    OUT p99_exec_time double precision,
+    OUT rows bigint,
+    OUT shared_blks_hit bigint,
+    OUT shared_blks_read bigint,
+    OUT shared_blks_dirtied bigint,
+    OUT shared_blks_written bigint,
+    OUT local_blks_hit bigint,
+    OUT local_blks_read bigint,
+    OUT local_blks_dirtied bigint,
+    OUT local_blks_written bigint,
+    OUT temp_blks_read bigint,
+    OUT temp_blks_written bigint,
+    OUT blk_read_time double precision,
+    OUT blk_write_time double precision,
+    OUT wal_records bigint,
+    OUT wal_fpi bigint,
+    OUT wal_bytes numeric,
+    OUT first_seen timestamptz,
+    OUT last_seen timestamptz,
+    OUT plans bigint,
+    OUT total_plan_time double precision,
+    OUT min_plan_time double precision,
+    OUT max_plan_time double precision,
+    OUT mean_plan_time double precision,
+    OUT stddev_plan_time double precision,
+    OUT temp_blk_read_time double precision,
+    OUT temp_blk_write_time double precision,
+    OUT jit_functions bigint,
+    OUT jit_generation_time double precision,
+    OUT jit_inlining_count bigint,
+    OUT jit_inlining_time double precision,
+    OUT jit_optimization_count bigint,
+    OUT jit_optimization_time double precision,
+    OUT jit_emission_count bigint,
+    OUT jit_emission_time double precision
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sdp_query_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION sdp.query_stats(boolean, boolean) IS
+'per-query statistics; by_application => false adds up the applications';
+
+-- One row per statement shape, user, database, top-level flag and
+-- application.  Times in milliseconds, named as in pg_stat_statements.
+CREATE VIEW sdp.query_stats AS
+    SELECT * FROM sdp.query_stats(true, true);
+
+COMMENT ON VIEW sdp.query_stats IS
+'per-query statistics per application_name, with latency percentiles';
+
+-- The same, with the applications added up: one row per statement shape,
+-- user, database and top-level flag, as pg_stat_statements counts them.
+CREATE VIEW sdp.query_totals AS
+    SELECT userid, dbid, toplevel, queryid, query, calls,
+           total_exec_time, min_exec_time, max_exec_time, mean_exec_time,
+           stddev_exec_time, p50_exec_time, p95_exec_time, p99_exec_time,
+           rows, shared_blks_hit, shared_blks_read, shared_blks_dirtied,
+           shared_blks_written, local_blks_hit, local_blks_read,
+           local_blks_dirtied, local_blks_written, temp_blks_read,
+           temp_blks_written, blk_read_time, blk_write_time, wal_records,
+           wal_fpi, wal_bytes, first_seen, last_seen,
+           plans, total_plan_time, min_plan_time, max_plan_time,
+           mean_plan_time, stddev_plan_time, temp_blk_read_time,
+           temp_blk_write_time, jit_functions, jit_generation_time,
+           jit_inlining_count, jit_inlining_time, jit_optimization_count,
+           jit_optimization_time, jit_emission_count, jit_emission_time
+      FROM sdp.query_stats(true, false);
+
+COMMENT ON VIEW sdp.query_totals IS
+'per-query statistics over all applications, with latency percentiles';
+
+-- pg_stat_statements 1.10's view, column for column (names, types, order
+-- and meanings), over the totals: a tool written for it reads this one.
+CREATE VIEW sdp.pg_stat_statements AS
+    SELECT userid, dbid, toplevel, queryid, query,
+           plans, total_plan_time, min_plan_time, max_plan_time,
+           mean_plan_time, stddev_plan_time,
+           calls, total_exec_time, min_exec_time, max_exec_time,
+           mean_exec_time, stddev_exec_time, rows,
+           shared_blks_hit, shared_blks_read, shared_blks_dirtied,
+           shared_blks_written, local_blks_hit, local_blks_read,
+           local_blks_dirtied, local_blks_written, temp_blks_read,
+           temp_blks_written, blk_read_time, blk_write_time,
+           temp_blk_read_time, temp_blk_write_time,
+           wal_records, wal_fpi, wal_bytes,
+           jit_functions, jit_generation_time, jit_inlining_count,
+           jit_inlining_time, jit_optimization_count, jit_optimization_time,
+           jit_emission_count, jit_emission_time
+      FROM sdp.query_stats(true, false);
+
+COMMENT ON VIEW sdp.pg_stat_statements IS
+'the statistics as pg_stat_statements 1.10 shows them, applications added up';
+
+GRANT SELECT ON sdp.query_stats, sdp.query_totals, sdp.pg_stat_statements
+    TO PUBLIC;
+
+-- made again over the new sdp.query_totals, as in plan_advice.sql
+CREATE VIEW sdp.slow_query_advice AS
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           f.node_id, f.node_type, f.relation, f.index_name, f.finding,
+           f.severity, f.figures, f.suggestion
+      FROM sdp._slow_query_plans() p
+     CROSS JOIN LATERAL sdp._plan_findings(p.plan::pg_catalog.jsonb,
+           (SELECT pg_catalog.sum(t.calls)::pg_catalog.int8 FROM sdp.query_totals t
+             WHERE t.queryid = p.queryid AND t.userid = p.userid
+               AND t.dbid = (SELECT d.oid FROM pg_catalog.pg_database d
+                              WHERE d.datname = pg_catalog.current_database()))) f
+     WHERE p.plan_state = 'captured'
+    UNION ALL
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           NULL, NULL, NULL, NULL, 'plan too large for advice', 'info',
+           pg_catalog.jsonb_build_object('max_plan_json',
+                                         pg_catalog.current_setting('smart_dairy_perf.max_plan_json')),
+           'Raise smart_dairy_perf.max_plan_json (a restart) to keep plans this large in structured form.'
+      FROM sdp._slow_query_plans() p
+     WHERE p.plan_state = 'too large'
+    UNION ALL
+    SELECT p.executed_at, p.duration_ms, p.userid, p.queryid, p.query,
+           NULL, NULL, NULL, NULL, 'plan not readable', 'info', NULL,
+           'EXPLAIN printed no valid JSON for this plan (a cost overflowed to Infinity: a planner cost setting such as seq_page_cost set absurdly high).'
+      FROM sdp._slow_query_plans() p
+     WHERE p.plan_state = 'not valid JSON'
+     ORDER BY 1 DESC, 6;
+
+COMMENT ON VIEW sdp.slow_query_advice IS
+'findings of sdp.explain_advice for every slow execution captured with actual rows (plan_capture = slow_analyze)';
+
+GRANT SELECT ON sdp.slow_query_advice TO PUBLIC;

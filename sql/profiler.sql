@@ -131,5 +131,27 @@ SELECT entries >= 1 AS has_entries, evictions, max_queries,
        stats_reset > now() - interval '1 minute' AS recently_reset,
        shared_memory_bytes > 0 AS has_memory, percentile_max_error
   FROM sdp.profiler_info;
+
+-- utility statements (track_utility, on by default): counted under
+-- PostgreSQL's id for their text, with rows for COPY and CREATE TABLE AS;
+-- PREPARE/EXECUTE count the prepared statement, not themselves
+SELECT sdp.reset() >= 0 AS reset;
+CREATE TEMP TABLE farm_copy AS SELECT * FROM milk_records WHERE farm_id = 1 AND id <= 200;
+COPY farm_copy TO STDOUT WITH (FORMAT csv);
+PREPARE farm_liters(int) AS SELECT sum(liters) AS prepared_sum FROM milk_records WHERE farm_id = $1;
+EXECUTE farm_liters(1);
+EXECUTE farm_liters(2);
+DEALLOCATE farm_liters;
+SET smart_dairy_perf.track_utility = off;
+CREATE TEMP TABLE not_counted (x int);
+RESET smart_dairy_perf.track_utility;
+SELECT toplevel, calls, rows, query FROM sdp.pg_stat_statements
+ WHERE query NOT LIKE '%sdp.%' ORDER BY query;
+-- planning is counted only with track_planning
+SET smart_dairy_perf.track_planning = on;
+SELECT count(*) AS planned FROM milk_records WHERE farm_id = 1;
+RESET smart_dairy_perf.track_planning;
+SELECT plans, calls, total_plan_time > 0 AS plan_time
+  FROM sdp.pg_stat_statements WHERE query LIKE '%AS planned%';
 DROP FUNCTION farm_total(int);
 DROP TABLE milk_records;

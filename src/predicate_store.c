@@ -14,6 +14,10 @@
  *	  entry, shared (plus the entry's spinlock) to count in a known one;
  *	  only sampled statements come here.
  *
+ *	  Persistence: sdp_predicates_save() and sdp_predicates_load() write and
+ *	  read the table's part of the statistics file (stats_file.c), keys and
+ *	  counters as they are; postmaster only, no lock.
+ *
  *	  Reading turns an entry into words once the lock is released: the
  *	  partition's columns become its partitioned root's, the operators get
  *	  their names, and a statement with the same tests and $n parameters is
@@ -44,6 +48,7 @@
 #include "predicates.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
+#include "stats_file.h"
 
 typedef struct PredicateShared
 {
@@ -387,4 +392,124 @@ sdp_observed_predicates_sql(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------------
+ * The table's part of the statistics file (stats_file.c)
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct PersistPredicate
+{
+	SdpPredicateKey key;
+	SdpPredicateCounters counters;
+} PersistPredicate;
+
+/*
+ * Write the count, then every entry.  False when a write failed (errno
+ * set).  Postmaster only, at exit: no lock.
+ */
+bool
+sdp_predicates_save(SdpStatsWriter *w)
+{
+	HASH_SEQ_STATUS scan;
+	SdpPredicate *p;
+	int64		count = hash_get_num_entries(predicate_hash);
+
+	if (!sdp_stats_file_write(w, &count, sizeof(count)))
+		return false;
+	hash_seq_init(&scan, predicate_hash);
+	while ((p = hash_seq_search(&scan)) != NULL)
+	{
+		PersistPredicate pp;
+
+		memset(&pp, 0, sizeof(pp));
+		pp.key = p->key;
+		pp.counters = p->counters;
+		if (!sdp_stats_file_write(w, &pp, sizeof(pp)))
+		{
+			hash_seq_term(&scan);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* What is wrong with a saved entry, or NULL. */
+static const char *
+check_predicate(const PersistPredicate *pp)
+{
+	const SdpPredicateKey *k = &pp->key;
+	const SdpPredicateCounters *c = &pp->counters;
+	SdpPredicateKey rebuilt;
+
+	if ((k->kind != SDP_PRED_FILTER && k->kind != SDP_PRED_JOIN &&
+		 k->kind != SDP_PRED_ORDER) ||
+		k->ncols < 1 || k->ncols > SDP_PRED_MAX_COLS || k->relid == InvalidOid)
+		return "malformed key";
+	/* the key as the sampler builds it: zeroed, then filled */
+	memset(&rebuilt, 0, sizeof(rebuilt));
+	rebuilt.dbid = k->dbid;
+	rebuilt.relid = k->relid;
+	rebuilt.kind = k->kind;
+	rebuilt.ncols = k->ncols;
+	for (int i = 0; i < k->ncols; i++)
+	{
+		if (k->cols[i].attnum <= 0 ||
+			(k->cols[i].flags & ~(SDP_COL_CONST_LEFT | SDP_COL_ANY |
+								  SDP_COL_IS_NULL | SDP_COL_SORT)) != 0)
+			return "malformed key";
+		rebuilt.cols[i] = k->cols[i];
+	}
+	if (memcmp(&rebuilt, k, sizeof(rebuilt)) != 0)
+		return "malformed key";
+	if (c->samples < 0 || c->limit < 0 ||
+		!sdp_stats_valid_time(c->est_executions) ||
+		!sdp_stats_valid_time(c->rows_kept) ||
+		!sdp_stats_valid_time(c->rows_removed) ||
+		!sdp_stats_valid_time(c->est_total_ms))
+		return "negative or not a number";
+	if (!IS_VALID_TIMESTAMP(c->last_seen))
+		return "timestamp out of range";
+	return NULL;
+}
+
+/*
+ * Read the table's part at r.  With apply false only check every value;
+ * with apply true (on contents that passed) also fill the table, up to
+ * max_predicates.  Returns what is wrong, or NULL; *nloaded counts the
+ * entries loaded.  Postmaster only, before anyone attaches: no lock.
+ */
+const char *
+sdp_predicates_load(SdpStatsReader *r, bool apply, int64 *nloaded)
+{
+	int64		count;
+
+	*nloaded = 0;
+	if (!sdp_stats_file_read(r, &count, sizeof(count)))
+		return "the file is shorter than its header says";
+	if (count < 0)
+		return "impossible value in the predicates' header";
+	for (int64 i = 0; i < count; i++)
+	{
+		PersistPredicate pp;
+		const char *what;
+		SdpPredicate *p;
+		bool		found;
+
+		if (!sdp_stats_file_read(r, &pp, sizeof(pp)))
+			return "the file is shorter than its header says";
+		if ((what = check_predicate(&pp)) != NULL)
+			return psprintf("impossible value in observed predicate %lld: %s",
+							(long long) i + 1, what);
+		if (!apply || hash_get_num_entries(predicate_hash) >= sdp_max_predicates)
+			continue;
+		p = hash_search(predicate_hash, &pp.key, HASH_ENTER_NULL, &found);
+		if (p == NULL || found)
+			continue;
+		SpinLockInit(&p->mutex);
+		p->counters = pp.counters;
+		(*nloaded)++;
+	}
+	return NULL;
 }

@@ -95,4 +95,11 @@ extern void sdp_predicate_record(const SdpPredicateKey *key, double rows_kept,
 extern void sdp_predicates_reset(void);
 extern List *sdp_observed_predicates(void);
 
+/* the table's part of the statistics file (stats_file.h), postmaster only */
+struct SdpStatsWriter;
+struct SdpStatsReader;
+extern bool sdp_predicates_save(struct SdpStatsWriter *w);
+extern const char *sdp_predicates_load(struct SdpStatsReader *r, bool apply,
+									   int64 *nloaded);
+
 #endif							/* SDP_PREDICATES_H */

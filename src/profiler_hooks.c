@@ -6,9 +6,14 @@
  *	  ExecutorRun/Finish and ProcessUtility track the nesting level;
  *	  ExecutorEnd adds the execution to the statistics, hands slow ones to
  *	  slow_queries.c, every statement to the N+1 detector (nplus1.c) and
- *	  the sampled ones to predicate_sampler.c.  Plain EXPLAIN, which starts
- *	  and ends the executor without running it, is none of these (see
- *	  explain_only()).  Every hook chains to the one installed before it.
+ *	  the sampled ones to predicate_sampler.c.  With track_utility,
+ *	  ProcessUtility counts utility statements (time, buffers, WAL, the rows
+ *	  of COPY, FETCH, CREATE TABLE AS and REFRESH); with track_planning, the
+ *	  planner hook counts planning.  What is counted, and how, follows
+ *	  pg_stat_statements 1.10 (test/t/020_pgss_oracle.pl checks it).  Plain
+ *	  EXPLAIN, which starts and ends the executor without running it, is
+ *	  none of these (see explain_only()).  Every hook chains to the one
+ *	  installed before it.
  *
  *	  Hot-path rules (these hooks run inside every user query):
  *	  - no error is raised into the user's query: shared memory is fixed, the
@@ -25,7 +30,10 @@
  *	  PostgreSQL's own query id; pg_stat_statements adds 5,082 in the same
  *	  run.  N+1 detection is 80 of ours; a statement sampled for predicates
  *	  costs about 650 more, the others a countdown.  Printing a slow
- *	  statement's plan costs about 20,000.
+ *	  statement's plan costs about 20,000.  Version 1.3, track_utility on:
+ *	  point SELECT +4,771 (pg_stat_statements +5,089), SET +1,431 (+1,325;
+ *	  279 of ours are PostgreSQL's pass over our 31 settings at the end of
+ *	  a transaction that ran SET); README, "Overhead".
  *
  *	  Nesting: nesting_level counts executor and utility frames so that a
  *	  statement run inside a function is not counted as top-level.  EXECUTE,
@@ -38,10 +46,12 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "tcop/utility.h"
 
@@ -60,9 +70,17 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static planner_hook_type prev_planner = NULL;
 
 /* executor and utility frames currently open in this backend */
 static int	nesting_level = 0;
+
+/*
+ * planner calls currently open: only the planner's own tracking decision
+ * counts them, so a statement that planning runs (a function folded to a
+ * constant) is at the executor's level, as pg_stat_statements 1.10 has it.
+ */
+static int	planning_depth = 0;
 
 /* whether the current top-level statement was picked for an analyzed plan */
 static bool current_statement_sampled = false;
@@ -92,9 +110,12 @@ sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
 
-	/* utility statements are not executor statements: nothing to profile */
-	if (!tracking(nesting_level) || query->queryId == UINT64CONST(0) ||
-		query->utilityStmt != NULL)
+	/*
+	 * Utility statements have no constants to fold: their entry is made by
+	 * ProcessUtility when they end.
+	 */
+	if (query->utilityStmt != NULL || query->queryId == UINT64CONST(0) ||
+		!tracking(nesting_level))
 		return;
 
 	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, query->queryId,
@@ -210,6 +231,47 @@ sdp_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
+/*
+ * The entry for key, made with the text of the statement at [location,
+ * location + len) of source if it is new (normalized without constants'
+ * positions when normalize: comments and layout only).  Returns with
+ * sdp_store->lock held shared, also when the entry is NULL (none could be
+ * made); the caller releases it.
+ */
+static SdpEntry *
+lookup_or_create(const SdpEntryKey *key, uint32 hash, const char *source,
+				 int location, int len, bool normalize)
+{
+	SdpEntry   *entry;
+
+	LWLockAcquire(sdp_store->lock, LW_SHARED);
+	entry = sdp_store_lookup(key, hash);
+	if (entry == NULL)
+	{
+		char	   *text;
+		int			text_len;
+
+		LWLockRelease(sdp_store->lock);
+		if (normalize)
+			text = sdp_normalize_query(source, location, len, NULL,
+									   sdp_max_query_text, &text_len);
+		else
+		{
+			const char *stmt = CleanQuerytext(source, &location, &len);
+
+			text_len = len > sdp_max_query_text ?
+				pg_mbcliplen(stmt, len, sdp_max_query_text) : len;
+			text = pnstrdup(stmt, text_len);
+		}
+		(void) sdp_store_create(key, hash, text, text_len,
+								GetDatabaseEncoding());
+		pfree(text);
+		LWLockAcquire(sdp_store->lock, LW_SHARED);
+		entry = sdp_store_lookup(key, hash);
+	}
+	return entry;
+}
+
 static void
 record_execution(QueryDesc *queryDesc, double elapsed_ms)
 {
@@ -227,24 +289,16 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, queryid,
 							  nesting_level == 0);
 
-	LWLockAcquire(sdp_store->lock, LW_SHARED);
-	entry = sdp_store_lookup(&key, hash);
-	if (entry == NULL)
-	{
-		char	   *text;
-		int			len;
-
-		LWLockRelease(sdp_store->lock);
-		text = sdp_statement_source_text(queryDesc, sdp_max_query_text, &len);
-		(void) sdp_store_create(&key, hash, text, len, GetDatabaseEncoding());
-		pfree(text);
-		LWLockAcquire(sdp_store->lock, LW_SHARED);
-		entry = sdp_store_lookup(&key, hash);
-	}
+	entry = lookup_or_create(&key, hash, queryDesc->sourceText,
+							 queryDesc->plannedstmt->stmt_location,
+							 queryDesc->plannedstmt->stmt_len, false);
 	if (entry != NULL)
 	{
-		sdp_store_record(entry, elapsed_ms, queryDesc->estate->es_processed,
-						 &total->bufusage, &total->walusage);
+		EState	   *estate = queryDesc->estate;
+
+		sdp_store_record(entry, elapsed_ms, estate->es_processed,
+						 &total->bufusage, &total->walusage,
+						 estate->es_jit ? &estate->es_jit->instr : NULL);
 		/* the text of an entry never changes while the entry exists */
 		if (slow)
 		{
@@ -298,26 +352,85 @@ sdp_ExecutorEnd(QueryDesc *queryDesc)
 }
 
 /*
- * Utility statements are not profiled, but they open a frame: statements a
- * DO block, CALL or CREATE TABLE AS runs are nested, not the client's.
+ * PREPARE, EXECUTE and DEALLOCATE are not statements of their own: the
+ * statement EXECUTE runs is counted by the executor hooks, under the
+ * prepared statement's query id, at the level of the EXECUTE.  They open
+ * no frame and are not counted, as in pg_stat_statements.
  */
-static void
-sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-				   bool readOnlyTree, ProcessUtilityContext context,
-				   ParamListInfo params, QueryEnvironment *queryEnv,
-				   DestReceiver *dest, QueryCompletion *qc)
+static inline bool
+prepared_statement_command(Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
-	bool		opens_frame = !(IsA(parsetree, ExecuteStmt) ||
-								IsA(parsetree, PrepareStmt) ||
-								IsA(parsetree, DeallocateStmt));
+	return IsA(parsetree, ExecuteStmt) || IsA(parsetree, PrepareStmt) ||
+		IsA(parsetree, DeallocateStmt);
+}
+
+/*
+ * The rows a utility statement reports, for the commands whose completion
+ * carries a row count: COPY, FETCH, CREATE TABLE AS / SELECT INTO / CREATE
+ * MATERIALIZED VIEW (tag SELECT) and REFRESH MATERIALIZED VIEW.
+ */
+static inline uint64
+utility_rows(const QueryCompletion *qc)
+{
+	if (qc == NULL)
+		return 0;
+	switch (qc->commandTag)
+	{
+		case CMDTAG_COPY:
+		case CMDTAG_FETCH:
+		case CMDTAG_SELECT:
+		case CMDTAG_REFRESH_MATERIALIZED_VIEW:
+			return qc->nprocessed;
+		default:
+			return 0;
+	}
+}
+
+/* Add a finished utility statement to the statistics. */
+static void
+record_utility(PlannedStmt *pstmt, const char *queryString, uint64 queryid,
+			   int level, double elapsed_ms, uint64 rows,
+			   const BufferUsage *bufusage, const WalUsage *walusage)
+{
+	SdpEntryKey key;
+	uint32		hash;
+	SdpEntry   *entry;
+
+	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, queryid,
+							  level == 0);
+	entry = lookup_or_create(&key, hash, queryString, pstmt->stmt_location,
+							 pstmt->stmt_len, true);
+	if (entry != NULL)
+		sdp_store_record(entry, elapsed_ms, rows, bufusage, walusage, NULL);
+	LWLockRelease(sdp_store->lock);
+}
+
+/*
+ * Utility statements open a frame: statements a DO block, CALL or CREATE
+ * TABLE AS runs are nested, not the client's.  With track_utility they are
+ * counted under PostgreSQL's query id for them (a hash of the statement's
+ * text: PostgreSQL 15 has no jumble of utility statements), with their
+ * time, buffers, WAL and, for the commands that report one, rows.  A
+ * statement that fails is not counted, like a failed query.
+ *
+ * pg_stat_statements, when its hook runs inside ours, sets the statement's
+ * query id to 0 (for its executor hooks); the id is put back afterwards so
+ * that a cached plan (a PL/pgSQL loop) keeps it for the next execution.
+ * When its hook runs before ours, we find the id 0 and compute it again
+ * from the text, as PostgreSQL did.
+ */
+/* Run the utility statement, in a frame of its own when opens_frame. */
+static void
+run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest,
+			QueryCompletion *qc, bool opens_frame)
+{
+	uint64		queryid = pstmt->queryId;
+	int			level = nesting_level;
 
 	if (opens_frame)
-	{
-		if (sdp_nplus1_watching(nesting_level))
-			sdp_nplus1_statement_start(nesting_level, pstmt->queryId);
 		nesting_level++;
-	}
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -329,13 +442,145 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		if (opens_frame)
-			nesting_level--;
+		nesting_level = level;
+		pstmt->queryId = queryid;
 	}
 	PG_END_TRY();
 }
 
-/* Install the executor and utility hooks, chaining to the previous ones; from _PG_init only. */
+/*
+ * PostgreSQL 15's query id of a utility statement, from its text, for when
+ * a hook that ran before ours set it to 0 (pg_stat_statements listed after
+ * us in shared_preload_libraries).  Not for the statements PostgreSQL runs
+ * as parts of another (PROCESS_UTILITY_SUBCOMMAND), which have none.
+ */
+static uint64
+utility_queryid_from_text(PlannedStmt *pstmt, const char *queryString,
+						  ProcessUtilityContext context)
+{
+	int			location = pstmt->stmt_location;
+	int			len = pstmt->stmt_len;
+	const char *text;
+	uint64		queryid;
+
+	if (context == PROCESS_UTILITY_SUBCOMMAND || !IsQueryIdEnabled())
+		return UINT64CONST(0);
+	text = CleanQuerytext(queryString, &location, &len);
+	queryid = DatumGetUInt64(hash_any_extended((const unsigned char *) text,
+											   len, 0));
+	/* as PostgreSQL does: 0 means none, 1 is taken by normal statements */
+	return queryid != UINT64CONST(0) ? queryid : UINT64CONST(2);
+}
+
+static void
+sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	uint64		queryid = pstmt->queryId;
+	bool		opens_frame = !prepared_statement_command(pstmt->utilityStmt);
+	instr_time	start;
+	instr_time	duration;
+	BufferUsage bufusage_start;
+	BufferUsage bufusage;
+	WalUsage	walusage_start;
+	WalUsage	walusage;
+
+	if (queryid == UINT64CONST(0) && opens_frame && sdp_track_utility)
+		queryid = utility_queryid_from_text(pstmt, queryString, context);
+	if (opens_frame && sdp_nplus1_watching(nesting_level))
+		sdp_nplus1_statement_start(nesting_level, queryid);
+
+	if (!opens_frame || !sdp_track_utility || queryid == UINT64CONST(0) ||
+		!tracking(nesting_level))
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc, opens_frame);
+		return;
+	}
+
+	bufusage_start = pgBufferUsage;
+	walusage_start = pgWalUsage;
+	INSTR_TIME_SET_CURRENT(start);
+	run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+				dest, qc, true);
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	memset(&bufusage, 0, sizeof(bufusage));
+	BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
+	memset(&walusage, 0, sizeof(walusage));
+	WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
+	record_utility(pstmt, queryString, queryid, nesting_level,
+				   INSTR_TIME_GET_MILLISEC(duration), utility_rows(qc),
+				   &bufusage, &walusage);
+}
+
+/*
+ * With track_planning, each planning of a statement is counted with its
+ * time, buffers and WAL, in the entry its executions go to.  The entry is
+ * made from the raw text if parse analysis did not make it (a statement
+ * prepared before a reset).
+ */
+static PlannedStmt *
+sdp_planner(Query *parse, const char *query_string, int cursorOptions,
+			ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	instr_time	start;
+	instr_time	duration;
+	BufferUsage bufusage_start;
+	BufferUsage bufusage;
+	WalUsage	walusage_start;
+	WalUsage	walusage;
+	SdpEntryKey key;
+	uint32		hash;
+	SdpEntry   *entry;
+
+	if (!sdp_track_planning || query_string == NULL ||
+		parse->queryId == UINT64CONST(0) ||
+		!tracking(nesting_level + planning_depth))
+	{
+		if (prev_planner)
+			return prev_planner(parse, query_string, cursorOptions, boundParams);
+		return standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+
+	bufusage_start = pgBufferUsage;
+	walusage_start = pgWalUsage;
+	INSTR_TIME_SET_CURRENT(start);
+	planning_depth++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		planning_depth--;
+	}
+	PG_END_TRY();
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	memset(&bufusage, 0, sizeof(bufusage));
+	BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
+	memset(&walusage, 0, sizeof(walusage));
+	WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
+
+	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, parse->queryId,
+							  nesting_level == 0);
+	entry = lookup_or_create(&key, hash, query_string, parse->stmt_location,
+							 parse->stmt_len, false);
+	if (entry != NULL)
+		sdp_store_record_plan(entry, INSTR_TIME_GET_MILLISEC(duration),
+							  &bufusage, &walusage);
+	LWLockRelease(sdp_store->lock);
+	return result;
+}
+
+/* Install the planner, executor and utility hooks, chaining to the previous ones; from _PG_init only. */
 void
 sdp_hooks_install(void)
 {
@@ -351,4 +596,6 @@ sdp_hooks_install(void)
 	ExecutorEnd_hook = sdp_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = sdp_ProcessUtility;
+	prev_planner = planner_hook;
+	planner_hook = sdp_planner;
 }

@@ -62,31 +62,51 @@ compare_query_identity(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Combine two series of timings (count, total, min, max, mean and
+ * Welford's sum of squared deviations) into the first.
+ */
+static void
+merge_timings(int64 *n_a, double *total_a, double *min_a, double *max_a,
+			  double *mean_a, double *sum_var_a,
+			  int64 n_b, double total_b, double min_b, double max_b,
+			  double mean_b, double sum_var_b)
+{
+	int64		n = *n_a + n_b;
+	double		delta = mean_b - *mean_a;
+
+	if (n_b == 0)
+		return;
+	if (*n_a == 0)
+	{
+		*min_a = min_b;
+		*max_a = max_b;
+		*mean_a = mean_b;
+		*sum_var_a = sum_var_b;
+	}
+	else
+	{
+		*sum_var_a += sum_var_b + delta * delta * ((double) *n_a * n_b / n);
+		*mean_a += delta * n_b / n;
+		*min_a = Min(*min_a, min_b);
+		*max_a = Max(*max_a, max_b);
+	}
+	*n_a = n;
+	*total_a += total_b;
+}
+
 /* Fold b into a: the same statement seen from another application. */
 static void
 merge_counters(SdpCounters *a, const SdpCounters *b)
 {
-	int64		n = a->calls + b->calls;
-
-	if (b->calls == 0)
-		return;
-	if (a->calls == 0)
-	{
-		*a = *b;
-		return;
-	}
-
-	{
-		double		delta = b->mean_time - a->mean_time;
-
-		a->sum_var_time += b->sum_var_time +
-			delta * delta * ((double) a->calls * b->calls / n);
-		a->mean_time += delta * b->calls / n;
-	}
-	a->calls = n;
-	a->min_time = Min(a->min_time, b->min_time);
-	a->max_time = Max(a->max_time, b->max_time);
-	a->total_time += b->total_time;
+	merge_timings(&a->calls, &a->total_time, &a->min_time, &a->max_time,
+				  &a->mean_time, &a->sum_var_time,
+				  b->calls, b->total_time, b->min_time, b->max_time,
+				  b->mean_time, b->sum_var_time);
+	merge_timings(&a->plans, &a->total_plan_time, &a->min_plan_time,
+				  &a->max_plan_time, &a->mean_plan_time, &a->sum_var_plan_time,
+				  b->plans, b->total_plan_time, b->min_plan_time,
+				  b->max_plan_time, b->mean_plan_time, b->sum_var_plan_time);
 	a->rows += b->rows;
 	a->shared_blks_hit += b->shared_blks_hit;
 	a->shared_blks_read += b->shared_blks_read;
@@ -100,9 +120,19 @@ merge_counters(SdpCounters *a, const SdpCounters *b)
 	a->temp_blks_written += b->temp_blks_written;
 	a->blk_read_time += b->blk_read_time;
 	a->blk_write_time += b->blk_write_time;
+	a->temp_blk_read_time += b->temp_blk_read_time;
+	a->temp_blk_write_time += b->temp_blk_write_time;
 	a->wal_records += b->wal_records;
 	a->wal_fpi += b->wal_fpi;
 	a->wal_bytes += b->wal_bytes;
+	a->jit_functions += b->jit_functions;
+	a->jit_generation_time += b->jit_generation_time;
+	a->jit_inlining_count += b->jit_inlining_count;
+	a->jit_inlining_time += b->jit_inlining_time;
+	a->jit_optimization_count += b->jit_optimization_count;
+	a->jit_optimization_time += b->jit_optimization_time;
+	a->jit_emission_count += b->jit_emission_count;
+	a->jit_emission_time += b->jit_emission_time;
 	a->first_seen = Min(a->first_seen, b->first_seen);
 	a->last_seen = Max(a->last_seen, b->last_seen);
 	sdp_histogram_add(&a->histogram, &b->histogram);
@@ -130,8 +160,8 @@ take_snapshot(bool showtext, Oid me, bool see_all, long *count)
 		s->counters = entry->counters;
 		SpinLockRelease(&entry->mutex);
 
-		/* parsed but never finished (e.g. failed): nothing to show */
-		if (s->counters.calls == 0)
+		/* parsed but never planned nor finished (failed): nothing to show */
+		if (s->counters.calls == 0 && s->counters.plans == 0)
 			continue;
 
 		s->key = entry->key;
@@ -156,7 +186,7 @@ percentile_datum(const SdpCounters *c, double fraction, bool *isnull)
 	return Float8GetDatum(v);
 }
 
-#define QUERY_STATS_COLS 33
+#define QUERY_STATS_COLS 49
 
 static void
 emit_stat_row(ReturnSetInfo *rsinfo, const StatSnapshot *s, bool showtext,
@@ -221,6 +251,22 @@ emit_stat_row(ReturnSetInfo *rsinfo, const StatSnapshot *s, bool showtext,
 									  Int32GetDatum(-1));
 	values[i++] = TimestampTzGetDatum(c->first_seen);
 	values[i++] = TimestampTzGetDatum(c->last_seen);
+	values[i++] = Int64GetDatumFast(c->plans);
+	values[i++] = Float8GetDatumFast(c->total_plan_time);
+	values[i++] = Float8GetDatumFast(c->min_plan_time);
+	values[i++] = Float8GetDatumFast(c->max_plan_time);
+	values[i++] = Float8GetDatumFast(c->mean_plan_time);
+	values[i++] = Float8GetDatum(c->plans > 1 ? sqrt(c->sum_var_plan_time / c->plans) : 0.0);
+	values[i++] = Float8GetDatumFast(c->temp_blk_read_time);
+	values[i++] = Float8GetDatumFast(c->temp_blk_write_time);
+	values[i++] = Int64GetDatumFast(c->jit_functions);
+	values[i++] = Float8GetDatumFast(c->jit_generation_time);
+	values[i++] = Int64GetDatumFast(c->jit_inlining_count);
+	values[i++] = Float8GetDatumFast(c->jit_inlining_time);
+	values[i++] = Int64GetDatumFast(c->jit_optimization_count);
+	values[i++] = Float8GetDatumFast(c->jit_optimization_time);
+	values[i++] = Int64GetDatumFast(c->jit_emission_count);
+	values[i++] = Float8GetDatumFast(c->jit_emission_time);
 	Assert(i == QUERY_STATS_COLS);
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

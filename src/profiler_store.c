@@ -238,10 +238,37 @@ sdp_store_lookup(const SdpEntryKey *key, uint32 hash)
 	return entry;
 }
 
-/* Add one execution to an entry.  Caller holds sdp_store->lock shared. */
+/* Buffer and WAL usage into c; caller holds the entry's spinlock. */
+static inline void
+add_usage(SdpCounters *c, const BufferUsage *bufusage, const WalUsage *walusage)
+{
+	c->shared_blks_hit += bufusage->shared_blks_hit;
+	c->shared_blks_read += bufusage->shared_blks_read;
+	c->shared_blks_dirtied += bufusage->shared_blks_dirtied;
+	c->shared_blks_written += bufusage->shared_blks_written;
+	c->local_blks_hit += bufusage->local_blks_hit;
+	c->local_blks_read += bufusage->local_blks_read;
+	c->local_blks_dirtied += bufusage->local_blks_dirtied;
+	c->local_blks_written += bufusage->local_blks_written;
+	c->temp_blks_read += bufusage->temp_blks_read;
+	c->temp_blks_written += bufusage->temp_blks_written;
+	c->blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->blk_read_time);
+	c->blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->blk_write_time);
+	c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_read_time);
+	c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_write_time);
+	c->wal_records += walusage->wal_records;
+	c->wal_fpi += walusage->wal_fpi;
+	c->wal_bytes += walusage->wal_bytes;
+}
+
+/*
+ * Add one execution to an entry: its time, rows, buffer and WAL usage and
+ * JIT work (jit NULL: none).  Caller holds sdp_store->lock shared.
+ */
 void
 sdp_store_record(SdpEntry *entry, double elapsed_ms, uint64 rows,
-				 const BufferUsage *bufusage, const WalUsage *walusage)
+				 const BufferUsage *bufusage, const WalUsage *walusage,
+				 const JitInstrumentation *jit)
 {
 	int			bucket = sdp_histogram_bucket(elapsed_ms);
 	TimestampTz now = GetCurrentStatementStartTimestamp();
@@ -263,23 +290,51 @@ sdp_store_record(SdpEntry *entry, double elapsed_ms, uint64 rows,
 	c->histogram.counts[bucket]++;
 	c->last_seen = now;
 
-	c->shared_blks_hit += bufusage->shared_blks_hit;
-	c->shared_blks_read += bufusage->shared_blks_read;
-	c->shared_blks_dirtied += bufusage->shared_blks_dirtied;
-	c->shared_blks_written += bufusage->shared_blks_written;
-	c->local_blks_hit += bufusage->local_blks_hit;
-	c->local_blks_read += bufusage->local_blks_read;
-	c->local_blks_dirtied += bufusage->local_blks_dirtied;
-	c->local_blks_written += bufusage->local_blks_written;
-	c->temp_blks_read += bufusage->temp_blks_read;
-	c->temp_blks_written += bufusage->temp_blks_written;
-	c->blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->blk_read_time);
-	c->blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->blk_write_time);
-	c->wal_records += walusage->wal_records;
-	c->wal_fpi += walusage->wal_fpi;
-	c->wal_bytes += walusage->wal_bytes;
+	add_usage(c, bufusage, walusage);
+	if (jit != NULL)
+	{
+		c->jit_functions += jit->created_functions;
+		c->jit_generation_time += INSTR_TIME_GET_MILLISEC(jit->generation_counter);
+		if (!INSTR_TIME_IS_ZERO(jit->inlining_counter))
+			c->jit_inlining_count++;
+		c->jit_inlining_time += INSTR_TIME_GET_MILLISEC(jit->inlining_counter);
+		if (!INSTR_TIME_IS_ZERO(jit->optimization_counter))
+			c->jit_optimization_count++;
+		c->jit_optimization_time += INSTR_TIME_GET_MILLISEC(jit->optimization_counter);
+		if (!INSTR_TIME_IS_ZERO(jit->emission_counter))
+			c->jit_emission_count++;
+		c->jit_emission_time += INSTR_TIME_GET_MILLISEC(jit->emission_counter);
+	}
 
 	entry->usage += 1.0;
+
+	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Add one planning of the entry's statement: its time, and its buffer and
+ * WAL usage to the entry's (as pg_stat_statements counts them).  Caller
+ * holds sdp_store->lock shared.
+ */
+void
+sdp_store_record_plan(SdpEntry *entry, double plan_ms,
+					  const BufferUsage *bufusage, const WalUsage *walusage)
+{
+	SdpCounters *c = &entry->counters;
+	double		old_mean;
+
+	SpinLockAcquire(&entry->mutex);
+
+	c->plans++;
+	old_mean = c->mean_plan_time;
+	c->mean_plan_time += (plan_ms - old_mean) / c->plans;
+	c->sum_var_plan_time += (plan_ms - old_mean) * (plan_ms - c->mean_plan_time);
+	if (c->plans == 1 || plan_ms < c->min_plan_time)
+		c->min_plan_time = plan_ms;
+	if (c->plans == 1 || plan_ms > c->max_plan_time)
+		c->max_plan_time = plan_ms;
+	c->total_plan_time += plan_ms;
+	add_usage(c, bufusage, walusage);
 
 	SpinLockRelease(&entry->mutex);
 }
@@ -527,12 +582,23 @@ check_entry(const PersistEntry *pe)
 		c->local_blks_hit < 0 || c->local_blks_read < 0 ||
 		c->local_blks_dirtied < 0 || c->local_blks_written < 0 ||
 		c->temp_blks_read < 0 || c->temp_blks_written < 0 ||
-		c->wal_records < 0 || c->wal_fpi < 0)
+		c->wal_records < 0 || c->wal_fpi < 0 || c->plans < 0 ||
+		c->jit_functions < 0 || c->jit_inlining_count < 0 ||
+		c->jit_optimization_count < 0 || c->jit_emission_count < 0)
 		return "negative count";
 	if (!sdp_stats_valid_time(c->total_time) || !sdp_stats_valid_time(c->min_time) ||
 		!sdp_stats_valid_time(c->max_time) || !sdp_stats_valid_time(c->mean_time) ||
 		!sdp_stats_valid_time(c->sum_var_time) || !sdp_stats_valid_time(c->blk_read_time) ||
-		!sdp_stats_valid_time(c->blk_write_time) || !sdp_stats_valid_time(pe->usage))
+		!sdp_stats_valid_time(c->blk_write_time) || !sdp_stats_valid_time(pe->usage) ||
+		!sdp_stats_valid_time(c->total_plan_time) || !sdp_stats_valid_time(c->min_plan_time) ||
+		!sdp_stats_valid_time(c->max_plan_time) || !sdp_stats_valid_time(c->mean_plan_time) ||
+		!sdp_stats_valid_time(c->sum_var_plan_time) ||
+		!sdp_stats_valid_time(c->temp_blk_read_time) ||
+		!sdp_stats_valid_time(c->temp_blk_write_time) ||
+		!sdp_stats_valid_time(c->jit_generation_time) ||
+		!sdp_stats_valid_time(c->jit_inlining_time) ||
+		!sdp_stats_valid_time(c->jit_optimization_time) ||
+		!sdp_stats_valid_time(c->jit_emission_time))
 		return "time negative or not a number";
 	if (c->calls > 0)
 	{
@@ -543,6 +609,15 @@ check_entry(const PersistEntry *pe)
 			c->mean_time < c->min_time - slack ||
 			c->mean_time > c->max_time + slack)
 			return "minimum, mean and maximum out of order";
+	}
+	if (c->plans > 0)
+	{
+		double		slack = 1e-9 * c->max_plan_time;
+
+		if (c->min_plan_time > c->max_plan_time ||
+			c->mean_plan_time < c->min_plan_time - slack ||
+			c->mean_plan_time > c->max_plan_time + slack)
+			return "minimum, mean and maximum planning time out of order";
 	}
 
 	/* every call lands in exactly one bucket */

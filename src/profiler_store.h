@@ -9,6 +9,7 @@
 #define SDP_PROFILER_STORE_H
 
 #include "executor/instrument.h"
+#include "jit/jit.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
@@ -57,6 +58,25 @@ typedef struct SdpCounters
 	TimestampTz first_seen;
 	TimestampTz last_seen;
 	SdpHistogram histogram;
+	/* planning, with track_planning (times in milliseconds) */
+	int64		plans;
+	double		total_plan_time;
+	double		min_plan_time;
+	double		max_plan_time;
+	double		mean_plan_time;
+	double		sum_var_plan_time;
+	/* temporary file I/O time, with track_io_timing */
+	double		temp_blk_read_time;
+	double		temp_blk_write_time;
+	/* JIT compilation (times in milliseconds) */
+	int64		jit_functions;
+	double		jit_generation_time;
+	int64		jit_inlining_count;
+	double		jit_inlining_time;
+	int64		jit_optimization_count;
+	double		jit_optimization_time;
+	int64		jit_emission_count;
+	double		jit_emission_time;
 } SdpCounters;
 
 typedef struct SdpEntry
@@ -97,7 +117,11 @@ extern bool sdp_store_is_cached(const SdpEntryKey *key, uint32 hash);
 extern SdpEntry *sdp_store_lookup(const SdpEntryKey *key, uint32 hash);
 extern void sdp_store_record(SdpEntry *entry, double elapsed_ms, uint64 rows,
 							 const BufferUsage *bufusage,
-							 const WalUsage *walusage);
+							 const WalUsage *walusage,
+							 const JitInstrumentation *jit);
+extern void sdp_store_record_plan(SdpEntry *entry, double plan_ms,
+								  const BufferUsage *bufusage,
+								  const WalUsage *walusage);
 
 /* new shapes; lock held shared on entry to lookup, exclusively by create */
 extern SdpEntry *sdp_store_create(const SdpEntryKey *key, uint32 hash,

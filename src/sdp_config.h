@@ -26,6 +26,8 @@ typedef enum SdpPlanCapture
 
 extern bool sdp_enabled;
 extern int	sdp_track;
+extern bool sdp_track_utility;
+extern bool sdp_track_planning;
 extern int	sdp_max_queries;
 extern int	sdp_max_query_text;
 extern int	sdp_slow_query_ms;

@@ -10,6 +10,10 @@
  *	  room for max_query_text bytes of text and max_plan_text bytes of plan.
  *	  The oldest record is overwritten when the ring is full.
  *
+ *	  Persistence: sdp_slow_save() and sdp_slow_load() write and read the
+ *	  ring's part of the statistics file (stats_file.c), oldest record
+ *	  first, each with its texts; postmaster only, no lock.
+ *
  *	  Locking: ring->lock (LWLock) exclusively to write a record, shared to
  *	  read them.  Only slow executions write, so the hot path never takes it.
  *
@@ -45,6 +49,7 @@
 #include "mb/pg_wchar.h"
 #include "sdp_config.h"
 #include "slow_queries.h"
+#include "stats_file.h"
 
 typedef struct SlowRecord
 {
@@ -58,6 +63,7 @@ typedef struct SlowRecord
 	bool		toplevel;
 	bool		plan_analyzed;
 	char		appname[NAMEDATALEN];
+	int			encoding;		/* of the texts */
 	int			query_len;
 	int			plan_len;		/* -1: no plan */
 	int			json_len;		/* JSON_NONE, JSON_TOO_LARGE or its length */
@@ -197,11 +203,6 @@ explain_plan(QueryDesc *queryDesc, double elapsed_ms, bool *analyzed, char **jso
 }
 
 /*
- * Record a slow statement (with its plan, if asked) in the ring.  Called
- * from ExecutorEnd with no lock held; takes the ring's lock exclusively.
- * No SPI.
- */
-/*
  * Is text valid JSON?  EXPLAIN prints an overflowed cost as a bare Infinity
  * (SET seq_page_cost = 1e308 is any user's to make), which no JSON reader
  * accepts: such a plan must not be kept as readable.  Never raises.
@@ -215,6 +216,11 @@ valid_json(char *text, int len)
 	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
 
+/*
+ * Record a slow statement (with its plan, if asked) in the ring.  Called
+ * from ExecutorEnd with no lock held; takes the ring's lock exclusively.
+ * No SPI.
+ */
 void
 sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 				 double elapsed_ms, const char *query, int query_len)
@@ -259,6 +265,7 @@ sdp_slow_capture(QueryDesc *queryDesc, const SdpEntryKey *key,
 	rec->toplevel = key->toplevel;
 	rec->plan_analyzed = analyzed;
 	strlcpy(rec->appname, sdp_store_current_appname(), NAMEDATALEN);
+	rec->encoding = GetDatabaseEncoding();
 	rec->query_len = query_len;
 	memcpy(rec->data, query, query_len);
 	rec->data[query_len] = '\0';
@@ -426,4 +433,230 @@ sdp_slow_fill_tuplestore(ReturnSetInfo *rsinfo, bool showtext)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(ring->lock);
+}
+
+/* ----------------------------------------------------------------------
+ * The ring's part of the statistics file (stats_file.c)
+ * ----------------------------------------------------------------------
+ */
+
+/* The part's head: how many records follow, and the ring's next seq. */
+typedef struct PersistSlowHead
+{
+	int64		nrecords;
+	uint64		next_seq;
+} PersistSlowHead;
+
+/* One record, without its texts (query, plan, JSON follow, no NULs). */
+typedef struct PersistSlow
+{
+	uint64		seq;
+	TimestampTz executed_at;
+	double		duration_ms;
+	int64		rows;
+	Oid			userid;
+	Oid			dbid;
+	uint64		queryid;
+	bool		toplevel;
+	bool		plan_analyzed;
+	char		appname[NAMEDATALEN];
+	int32		encoding;
+	int32		query_len;
+	int32		plan_len;
+	int32		json_len;
+} PersistSlow;
+
+/* the longest plan and JSON plan the settings allow */
+#define MAX_SAVED_PLAN	(1024 * 1024)
+
+/*
+ * Write the records, oldest first, each followed by its texts.  False when
+ * a write failed (errno set).  Postmaster only, at exit: no lock.
+ */
+bool
+sdp_slow_save(SdpStatsWriter *w)
+{
+	PersistSlowHead head;
+	int			n = sdp_max_slow_queries;
+	uint64		first;
+
+	memset(&head, 0, sizeof(head));
+	head.next_seq = ring->next_seq;
+	for (int i = 0; i < n; i++)
+		if (record_at(i)->seq != 0)
+			head.nrecords++;
+	if (!sdp_stats_file_write(w, &head, sizeof(head)))
+		return false;
+
+	/* the ring holds at most the n seqs before next_seq, one per slot */
+	first = ring->next_seq > (uint64) n ? ring->next_seq - n : 1;
+	for (uint64 seq = first; seq < ring->next_seq; seq++)
+	{
+		SlowRecord *rec = record_at((int) ((seq - 1) % n));
+		const char *plan = rec->data + rec->query_len + 1;
+		const char *json = plan + Max(rec->plan_len, 0) + 1;
+		PersistSlow ps;
+
+		if (rec->seq != seq)
+			continue;
+		memset(&ps, 0, sizeof(ps));
+		ps.seq = rec->seq;
+		ps.executed_at = rec->executed_at;
+		ps.duration_ms = rec->duration_ms;
+		ps.rows = rec->rows;
+		ps.userid = rec->userid;
+		ps.dbid = rec->dbid;
+		ps.queryid = rec->queryid;
+		ps.toplevel = rec->toplevel;
+		ps.plan_analyzed = rec->plan_analyzed;
+		strlcpy(ps.appname, rec->appname, NAMEDATALEN);
+		ps.encoding = rec->encoding;
+		ps.query_len = rec->query_len;
+		ps.plan_len = rec->plan_len;
+		ps.json_len = rec->json_len;
+		if (!sdp_stats_file_write(w, &ps, sizeof(ps)) ||
+			!sdp_stats_file_write(w, rec->data, ps.query_len) ||
+			(ps.plan_len > 0 && !sdp_stats_file_write(w, plan, ps.plan_len)) ||
+			(ps.json_len > 0 && !sdp_stats_file_write(w, json, ps.json_len)))
+			return false;
+	}
+	return true;
+}
+
+/* What is wrong with a saved record (texts apart), or NULL. */
+static const char *
+check_record(const PersistSlow *ps, uint64 prev_seq, uint64 next_seq)
+{
+	size_t		applen = strnlen(ps->appname, NAMEDATALEN);
+
+	if (ps->seq <= prev_seq || ps->seq >= next_seq)
+		return "sequence numbers out of order";
+	if (!sdp_stats_valid_bool(&ps->toplevel) ||
+		!sdp_stats_valid_bool(&ps->plan_analyzed))
+		return "malformed flag";
+	if (!PG_VALID_BE_ENCODING(ps->encoding))
+		return "invalid encoding";
+	if (applen >= NAMEDATALEN ||
+		!pg_verify_mbstr(ps->encoding, ps->appname, (int) applen, true))
+		return "invalid application name";
+	if (!sdp_stats_valid_time(ps->duration_ms) || ps->rows < 0)
+		return "negative or not a number";
+	if (!IS_VALID_TIMESTAMP(ps->executed_at))
+		return "timestamp out of range";
+	if (!sdp_stats_valid_text_len(ps->query_len) ||
+		ps->plan_len < -1 || ps->plan_len > MAX_SAVED_PLAN ||
+		ps->json_len < JSON_INVALID || ps->json_len > MAX_SAVED_PLAN)
+		return "text too long";
+	return NULL;
+}
+
+/* The next len bytes at r as a text valid in encoding, or NULL. */
+static const char *
+read_valid_text(SdpStatsReader *r, int32 len, int encoding)
+{
+	const char *text = sdp_stats_file_read_text(r, len);
+
+	/* pg_verify_mbstr also rejects NUL bytes */
+	if (text == NULL || !pg_verify_mbstr(encoding, text, len, true))
+		return NULL;
+	return text;
+}
+
+/*
+ * Read the ring's part at r.  With apply false only check every value
+ * (the JSON plans must still parse); with apply true (on contents that
+ * passed) also fill the ring, keeping the newest records that fit
+ * max_slow_queries, texts cut to the current limits (a JSON plan that no
+ * longer fits is marked too large).  Returns what is wrong, or NULL;
+ * *nloaded counts the records loaded.  Postmaster only, before anyone
+ * attaches: no lock.
+ */
+const char *
+sdp_slow_load(SdpStatsReader *r, bool apply, int64 *nloaded)
+{
+	PersistSlowHead head;
+	uint64		prev_seq = 0;
+	int			n = sdp_max_slow_queries;
+
+	*nloaded = 0;
+	if (!sdp_stats_file_read(r, &head, sizeof(head)))
+		return "the file is shorter than its header says";
+	if (head.nrecords < 0 || head.next_seq < 1 ||
+		(uint64) head.nrecords >= head.next_seq)
+		return "impossible value in the slow queries' header";
+
+	for (int64 i = 0; i < head.nrecords; i++)
+	{
+		PersistSlow ps;
+		const char *what;
+		const char *query;
+		const char *plan = NULL;
+		const char *json = NULL;
+		SlowRecord *rec;
+		int			query_len;
+		int			plan_len;
+		int			json_len;
+
+		if (!sdp_stats_file_read(r, &ps, sizeof(ps)))
+			return "the file is shorter than its header says";
+		if ((what = check_record(&ps, prev_seq, head.next_seq)) != NULL)
+			return psprintf("impossible value in slow query %lld: %s",
+							(long long) i + 1, what);
+		prev_seq = ps.seq;
+		if ((query = read_valid_text(r, ps.query_len, ps.encoding)) == NULL ||
+			(ps.plan_len > 0 &&
+			 (plan = read_valid_text(r, ps.plan_len, ps.encoding)) == NULL) ||
+			(ps.json_len > 0 &&
+			 (json = read_valid_text(r, ps.json_len, ps.encoding)) == NULL))
+			return psprintf("impossible value in slow query %lld: %s",
+							(long long) i + 1, "text not valid in its encoding");
+		if (json != NULL && !valid_json(unconstify(char *, json), ps.json_len))
+			return psprintf("impossible value in slow query %lld: %s",
+							(long long) i + 1, "plan not valid JSON");
+		if (!apply || n <= 0 || ps.seq + n < head.next_seq)
+			continue;
+
+		/* the settings may have changed since: cut what no longer fits */
+		query_len = sdp_stats_clip_text(ps.encoding, query, ps.query_len);
+		plan_len = ps.plan_len > sdp_max_plan_text ?
+			pg_encoding_mbcliplen(ps.encoding, plan, ps.plan_len,
+								  sdp_max_plan_text) : ps.plan_len;
+		json_len = ps.json_len > sdp_max_plan_json ? JSON_TOO_LARGE : ps.json_len;
+
+		rec = record_at((int) ((ps.seq - 1) % n));
+		rec->seq = ps.seq;
+		rec->executed_at = ps.executed_at;
+		rec->duration_ms = ps.duration_ms;
+		rec->rows = ps.rows;
+		rec->userid = ps.userid;
+		rec->dbid = ps.dbid;
+		rec->queryid = ps.queryid;
+		rec->toplevel = ps.toplevel;
+		rec->plan_analyzed = ps.plan_analyzed;
+		strlcpy(rec->appname, ps.appname, NAMEDATALEN);
+		rec->encoding = ps.encoding;
+		rec->query_len = query_len;
+		memcpy(rec->data, query, query_len);
+		rec->data[query_len] = '\0';
+		rec->plan_len = plan_len;
+		if (plan_len >= 0)
+		{
+			if (plan_len > 0)
+				memcpy(rec->data + query_len + 1, plan, plan_len);
+			rec->data[query_len + 1 + plan_len] = '\0';
+		}
+		rec->json_len = json_len;
+		if (json_len >= 0)
+		{
+			char	   *dst = rec->data + query_len + 1 + Max(plan_len, 0) + 1;
+
+			if (json_len > 0)
+				memcpy(dst, json, json_len);
+			dst[json_len] = '\0';
+		}
+		(*nloaded)++;
+	}
+	if (apply)
+		ring->next_seq = head.next_seq;
+	return NULL;
 }

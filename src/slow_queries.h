@@ -24,4 +24,11 @@ extern uint64 sdp_slow_captured_total(void);
 extern void sdp_slow_fill_tuplestore(ReturnSetInfo *rsinfo, bool showtext);
 extern void sdp_slow_fill_plans(ReturnSetInfo *rsinfo);
 
+/* the ring's part of the statistics file (stats_file.h), postmaster only */
+struct SdpStatsWriter;
+struct SdpStatsReader;
+extern bool sdp_slow_save(struct SdpStatsWriter *w);
+extern const char *sdp_slow_load(struct SdpStatsReader *r, bool apply,
+								 int64 *nloaded);
+
 #endif							/* SDP_SLOW_QUERIES_H */

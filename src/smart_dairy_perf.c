@@ -28,13 +28,16 @@
  *	  predicate_store.c) are the ground and never call one another.  So the
  *	  things that concern every store are done here, each store doing its
  *	  own part: the statistics file at the postmaster's start and clean exit
- *	  (the query entries, then the N+1 patterns; stats_file.c frames them),
+ *	  (the query entries, the N+1 patterns, the slow-query ring, the
+ *	  observed predicates; stats_file.c frames them),
  *	  and sdp.reset().
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_control.h"
+#include "common/controldata_utils.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -61,6 +64,8 @@ PG_FUNCTION_INFO_V1(sdp_reset_query);
 
 bool		sdp_enabled = true;
 int			sdp_track = SDP_TRACK_TOP;
+bool		sdp_track_utility = true;
+bool		sdp_track_planning = false;
 int			sdp_max_queries = 5000;
 int			sdp_max_query_text = 1024;
 int			sdp_slow_query_ms = 1000;
@@ -125,6 +130,25 @@ sdp_shmem_request(void)
 }
 
 /*
+ * Did the server shut down cleanly, with a shutdown checkpoint?  An
+ * immediate stop exits the postmaster with code 0 too, but leaves the
+ * control file "in production": what it had counted is treated as after a
+ * crash.  Reads pg_control; postmaster (or single-user backend) at exit.
+ */
+static bool
+shut_down_cleanly(void)
+{
+	bool		crc_ok;
+	ControlFileData *control = get_controlfile(DataDir, &crc_ok);
+	bool		clean = crc_ok &&
+		(control->state == DB_SHUTDOWNED ||
+		 control->state == DB_SHUTDOWNED_IN_RECOVERY);
+
+	pfree(control);
+	return clean;
+}
+
+/*
  * The statistics file (stats_file.c): the header, then each store's part
  * in the file's order, written by the store itself.  At the postmaster's
  * clean exit only (on_shmem_exit), when no other process is attached: no
@@ -136,8 +160,8 @@ save_statistics(int code, Datum arg)
 	SdpStatsHeader header;
 	SdpStatsWriter w;
 
-	/* after a crash, or with saving off, leave nothing behind */
-	if (code != 0 || !sdp_save || sdp_store == NULL)
+	/* after a crash or an immediate stop, or with saving off, leave nothing */
+	if (code != 0 || !sdp_save || sdp_store == NULL || !shut_down_cleanly())
 		return;
 
 	memset(&header, 0, sizeof(header));
@@ -145,7 +169,8 @@ save_statistics(int code, Datum arg)
 	header.npatterns = sdp_nplus1_count();
 	if (!sdp_stats_file_create(&w, &header))
 		return;
-	if (!sdp_store_save(&w) || !sdp_nplus1_save(&w))
+	if (!sdp_store_save(&w) || !sdp_nplus1_save(&w) || !sdp_slow_save(&w) ||
+		!sdp_predicates_save(&w))
 	{
 		sdp_stats_file_abandon(&w);
 		return;
@@ -168,6 +193,8 @@ load_statistics(void)
 	const char *problem = NULL;
 	int64		nentries = 0;
 	int64		npatterns = 0;
+	int64		nslow = 0;
+	int64		npredicates = 0;
 
 	memset(&expected, 0, sizeof(expected));
 	sdp_store_describe(&expected);
@@ -182,14 +209,19 @@ load_statistics(void)
 			problem = sdp_nplus1_load(&reader, header.npatterns, apply,
 									  &npatterns);
 		if (problem == NULL)
+			problem = sdp_slow_load(&reader, apply, &nslow);
+		if (problem == NULL)
+			problem = sdp_predicates_load(&reader, apply, &npredicates);
+		if (problem == NULL)
 			problem = sdp_stats_file_check_end(&reader);
 		Assert(!apply || problem == NULL);
 	}
 	sdp_stats_file_close(&reader, problem);
 	if (problem == NULL)
 		ereport(LOG,
-				(errmsg("restored statistics of %lld queries and %lld N+1 patterns",
-						(long long) nentries, (long long) npatterns)));
+				(errmsg("restored statistics of %lld queries and %lld N+1 patterns, %lld slow queries, %lld observed predicates",
+						(long long) nentries, (long long) npatterns,
+						(long long) nslow, (long long) npredicates)));
 }
 
 static void
@@ -230,6 +262,15 @@ define_gucs(void)
 	DefineCustomEnumVariable("smart_dairy_perf.track",
 							 "Which statements are profiled: none, top (sent by clients) or all (also inside functions).",
 							 NULL, &sdp_track, SDP_TRACK_TOP, track_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.track_utility",
+							 "Profile utility statements (DDL, VACUUM, COPY, CALL, SET, ...) too.",
+							 "PREPARE, EXECUTE and DEALLOCATE are not counted: the prepared statement's executions are.",
+							 &sdp_track_utility, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.track_planning",
+							 "Count planning and its time as well.",
+							 NULL, &sdp_track_planning, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.max_queries",
 							"Number of query statistics entries kept in shared memory.",

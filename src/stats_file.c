@@ -5,18 +5,22 @@
  *	  pg_stat/smart_dairy_perf.stat: its header, its trailer and CRC, and
  *	  reading it whole.  What is in between belongs to the stores, each of
  *	  which writes and reads its own part (sdp_store_save/_load in
- *	  profiler_store.c, sdp_nplus1_save/_load in nplus1_store.c);
+ *	  profiler_store.c, sdp_nplus1_save/_load in nplus1_store.c,
+ *	  sdp_slow_save/_load in slow_queries.c, sdp_predicates_save/_load in
+ *	  predicate_store.c);
  *	  smart_dairy_perf.c calls them in the file's order when the postmaster
  *	  exits cleanly (and smart_dairy_perf.save is on) and when it creates
- *	  shared memory.  The file is removed once read.  After a crash no file
- *	  is written, and the one read at start is gone: the restart begins
+ *	  shared memory.  The file is removed once read.  After a crash, or an
+ *	  immediate stop (no shutdown checkpoint in pg_control), no file is
+ *	  written, and the one read at start is gone: the restart begins
  *	  empty, since counters from before a crash cannot be trusted to be
  *	  complete.
  *
  *	  File layout (stats_file.h): a header (magic, format version, the sizes
  *	  that shape an entry, the counts, the reset time and evictions), the
- *	  query entries, the N+1 patterns, and a trailer: the magic again and a
- *	  CRC-32C of every byte before the CRC.
+ *	  query entries, the N+1 patterns, the slow-query ring (its own count
+ *	  first), the observed predicates (likewise), and a trailer: the magic
+ *	  again and a CRC-32C of every byte before the CRC.
  *
  *	  Nothing from a damaged file may reach shared memory: sdp.snapshot()
  *	  would copy an impossible value (a negative count, a NaN time, a text
@@ -54,7 +58,9 @@
 #include "stats_file.h"
 
 #define SDP_FILE_MAGIC		0x53445031	/* "SDP1" */
-#define SDP_FILE_VERSION	2		/* 2: CRC trailer, pattern encoding */
+#define SDP_FILE_VERSION	3		/* 2: CRC trailer, pattern encoding;
+										 * 3: planning/JIT counters, slow
+										 * ring, observed predicates */
 
 #define SDP_STATS_TMPFILE	SDP_STATS_FILE ".tmp"
 

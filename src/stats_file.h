@@ -5,7 +5,8 @@
  *	  header, and how a store writes and reads its part of it.
  *
  *	  Layout: SdpStatsHeader, the query entries (profiler_store.c), the N+1
- *	  patterns (nplus1_store.c), then a trailer: the magic again and a
+ *	  patterns (nplus1_store.c), the slow-query ring (slow_queries.c), the
+ *	  observed predicates (predicate_store.c), then a trailer: the magic again and a
  *	  CRC-32C of every byte before the CRC.  smart_dairy_perf.c calls the
  *	  stores in that order.
  *

@@ -43,7 +43,23 @@ CREATE FUNCTION sdp.query_stats(
     OUT wal_fpi bigint,
     OUT wal_bytes numeric,
     OUT first_seen timestamptz,
-    OUT last_seen timestamptz
+    OUT last_seen timestamptz,
+    OUT plans bigint,
+    OUT total_plan_time double precision,
+    OUT min_plan_time double precision,
+    OUT max_plan_time double precision,
+    OUT mean_plan_time double precision,
+    OUT stddev_plan_time double precision,
+    OUT temp_blk_read_time double precision,
+    OUT temp_blk_write_time double precision,
+    OUT jit_functions bigint,
+    OUT jit_generation_time double precision,
+    OUT jit_inlining_count bigint,
+    OUT jit_inlining_time double precision,
+    OUT jit_optimization_count bigint,
+    OUT jit_optimization_time double precision,
+    OUT jit_emission_count bigint,
+    OUT jit_emission_time double precision
 )
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'sdp_query_stats'
@@ -70,11 +86,38 @@ CREATE VIEW sdp.query_totals AS
            shared_blks_written, local_blks_hit, local_blks_read,
            local_blks_dirtied, local_blks_written, temp_blks_read,
            temp_blks_written, blk_read_time, blk_write_time, wal_records,
-           wal_fpi, wal_bytes, first_seen, last_seen
+           wal_fpi, wal_bytes, first_seen, last_seen,
+           plans, total_plan_time, min_plan_time, max_plan_time,
+           mean_plan_time, stddev_plan_time, temp_blk_read_time,
+           temp_blk_write_time, jit_functions, jit_generation_time,
+           jit_inlining_count, jit_inlining_time, jit_optimization_count,
+           jit_optimization_time, jit_emission_count, jit_emission_time
       FROM sdp.query_stats(true, false);
 
 COMMENT ON VIEW sdp.query_totals IS
 'per-query statistics over all applications, with latency percentiles';
+
+-- pg_stat_statements 1.10's view, column for column (names, types, order
+-- and meanings), over the totals: a tool written for it reads this one.
+CREATE VIEW sdp.pg_stat_statements AS
+    SELECT userid, dbid, toplevel, queryid, query,
+           plans, total_plan_time, min_plan_time, max_plan_time,
+           mean_plan_time, stddev_plan_time,
+           calls, total_exec_time, min_exec_time, max_exec_time,
+           mean_exec_time, stddev_exec_time, rows,
+           shared_blks_hit, shared_blks_read, shared_blks_dirtied,
+           shared_blks_written, local_blks_hit, local_blks_read,
+           local_blks_dirtied, local_blks_written, temp_blks_read,
+           temp_blks_written, blk_read_time, blk_write_time,
+           temp_blk_read_time, temp_blk_write_time,
+           wal_records, wal_fpi, wal_bytes,
+           jit_functions, jit_generation_time, jit_inlining_count,
+           jit_inlining_time, jit_optimization_count, jit_optimization_time,
+           jit_emission_count, jit_emission_time
+      FROM sdp.query_stats(true, false);
+
+COMMENT ON VIEW sdp.pg_stat_statements IS
+'the statistics as pg_stat_statements 1.10 shows them, applications added up';
 
 CREATE FUNCTION sdp.slow_queries(
     showtext boolean DEFAULT true,
@@ -149,4 +192,4 @@ REVOKE ALL ON FUNCTION sdp.reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.reset(bigint) FROM PUBLIC;
 
 GRANT SELECT ON sdp.query_stats, sdp.query_totals, sdp.slow_queries,
-    sdp.profiler_info TO PUBLIC;
+    sdp.profiler_info, sdp.pg_stat_statements TO PUBLIC;

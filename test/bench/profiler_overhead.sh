@@ -6,8 +6,21 @@
 #    per-query cost = (Ir(N2) - Ir(N1)) / (N2 - N1), so start-up cancels out.
 # 2. pgbench -S -M prepared TPS, configurations interleaved round after
 #    round on one server data directory; medians and ratios.
+# 3. Utility statements and planning (callgrind, as in 1): per statement
+#    for a point SELECT, a SET and a CREATE TEMP TABLE + DROP TABLE pair,
+#    pg_stat_statements against smart_dairy_perf with the same
+#    track_utility and track_planning settings (defaults: utility on,
+#    planning off; utility off; planning on).
 #
-#   [N1=2000 N2=6000 CLIENTS=2] test/bench/profiler_overhead.sh [ROUNDS] [SECONDS]
+#   [N1=2000 N2=6000 CLIENTS=2 ONLY=utility] test/bench/profiler_overhead.sh [ROUNDS] [SECONDS]
+#
+# ONLY=utility runs part 3 alone; U_WORKLOADS="sel set temp" picks its
+# statements, U_N1/U_N2 (500/1500) their counts.  Each CREATE TEMP TABLE run
+# starts on a fresh copy of an empty cluster (dead catalog rows left by an
+# earlier run would make the later ones dearer).  Even so a pair costs about
+# 1.27 million instructions and two identical runs differ by up to ~2,000
+# per pair: more than either extension adds, so compare those figures over
+# several runs, not one.
 #
 # Configurations: nothing preloaded; only the query id computed (the jumble
 # both tools need, as a reference); pg_stat_statements; smart_dairy_perf
@@ -59,14 +72,74 @@ for n in $N1 $N2; do
 		>"$OUT/q$n.sql"
 done
 
-instructions() {	# config n -> total Ir
-	local cfg=$1 n=$2 f="$OUT/cg.$1.$2"
+instructions() {	# config n [workload] -> total Ir
+	local cfg=$1 n=$2 w=${3:-q} f="$OUT/cg.$1.$2.${3:-q}" data=$SDP_DATA
+	if [ "$w" = temp ]; then
+		# DDL leaves dead catalog rows behind: each run on a fresh copy of
+		# an empty cluster
+		[ -d "$OUT/ddl_data" ] || as_pg initdb -D "$OUT/ddl_data" >/dev/null
+		rm -rf "$OUT/data_copy"
+		cp -a "$OUT/ddl_data" "$OUT/data_copy"
+		data=$OUT/data_copy
+	fi
 	# shellcheck disable=SC2086
 	as_pg valgrind --tool=callgrind --callgrind-out-file="$f" \
-		postgres --single -D "$SDP_DATA" -c port="$SDP_PORT" ${CONF[$cfg]} postgres \
-		<"$OUT/q$n.sql" >/dev/null 2>"$f.err"
+		postgres --single -D "$data" -c port="$SDP_PORT" ${CONF[$cfg]} postgres \
+		<"$OUT/$w$n.sql" >/dev/null 2>"$f.err"
 	sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$f" | head -1
 }
+
+# --- 3. utility statements and planning ------------------------------------
+U_N1=${U_N1:-500}
+U_N2=${U_N2:-1500}
+for n in $U_N1 $U_N2; do
+	awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) print "SET work_mem = '"'"'4MB'"'"'" }' >"$OUT/set$n.sql"
+	awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) {
+		print "CREATE TEMP TABLE calf_tmp (id int, mother int)"; print "DROP TABLE calf_tmp" } }' >"$OUT/temp$n.sql"
+	awk -v n="$n" 'BEGIN { srand(42); for (i = 0; i < n; i++)
+		printf "SELECT abalance FROM pgbench_accounts WHERE aid = %d\n", 1 + int(rand() * 1000000) }' \
+		>"$OUT/sel$n.sql"
+done
+PGSS="-c shared_preload_libraries=pg_stat_statements"
+SDP="-c shared_preload_libraries=smart_dairy_perf"
+CONF[u_pgss]="$PGSS"
+CONF[u_sdp]="$SDP"
+CONF[u_pgss_util_off]="$PGSS -c pg_stat_statements.track_utility=off"
+CONF[u_sdp_util_off]="$SDP -c smart_dairy_perf.track_utility=off"
+CONF[u_pgss_planning]="$PGSS -c pg_stat_statements.track_planning=on"
+CONF[u_sdp_planning]="$SDP -c smart_dairy_perf.track_planning=on"
+U_ORDER=(none u_pgss u_sdp u_pgss_util_off u_sdp_util_off u_pgss_planning u_sdp_planning)
+
+log "callgrind: $U_N1 and $U_N2 statements (SELECT, SET, CREATE TEMP TABLE + DROP) per configuration"
+declare -A UPER
+U_WORKLOADS=(${U_WORKLOADS:-sel set temp})
+for w in "${U_WORKLOADS[@]}"; do
+	for cfg in "${U_ORDER[@]}"; do
+		a=$(instructions "$cfg" "$U_N1" "$w")
+		b=$(instructions "$cfg" "$U_N2" "$w")
+		UPER[$cfg.$w]=$(( (b - a) / (U_N2 - U_N1) ))
+	done
+done
+printf '\n%-18s %26s %26s %34s\n' config 'point SELECT (added)' 'SET (added)' 'CREATE TEMP + DROP pair (added)'
+for cfg in "${U_ORDER[@]}"; do
+	printf '%-18s' "$cfg"
+	for w in "${U_WORKLOADS[@]}"; do
+		printf ' %16d (%+7d)' "${UPER[$cfg.$w]}" $(( UPER[$cfg.$w] - UPER[none.$w] ))
+	done
+	printf '\n'
+done
+for pair in "u_pgss u_sdp defaults" "u_pgss_util_off u_sdp_util_off track_utility=off" \
+	"u_pgss_planning u_sdp_planning track_planning=on"; do
+	set -- $pair
+	for w in "${U_WORKLOADS[@]}"; do
+		printf '%-22s %-5s smart_dairy_perf adds %7d, pg_stat_statements %7d\n' "$3" "$w" \
+			$(( UPER[$2.$w] - UPER[none.$w] )) $(( UPER[$1.$w] - UPER[none.$w] ))
+	done
+done
+if [ "${ONLY:-}" = utility ]; then
+	rm -rf "$SDP_TMP"
+	exit 0
+fi
 
 log "callgrind: $N1 and $N2 point SELECTs per configuration"
 declare -A PERQ

@@ -102,7 +102,8 @@ sub with_crc
 is(with_crc($orig), $orig, 'the CRC in the file is CRC-32C of its contents');
 
 # Where things are in the file (stats_file.h; entries written by
-# profiler_store.c, patterns by nplus1_store.c): a 56-byte header, then
+# profiler_store.c, patterns by nplus1_store.c, then the slow ring and the
+# predicates): a 56-byte header, then
 # per entry a fixed part (key 32, counters, usage 8, appname 64, encoding 4,
 # query_len 4) and the text, then per pattern a fixed part (key 40,
 # counters 48, appname 64, kind, encoding, query_len, parent_len) and texts.
@@ -127,6 +128,18 @@ my (@entries, @patterns);    # offsets of the fixed parts
 		  unpack('l<l<', substr($orig, $pos + $pattern_fixed - 8, 8));
 		$pos += $pattern_fixed + $qlen + ($plen > 0 ? $plen : 0);
 	}
+	# the slow-query ring (slow_queries.c): its count and next seq, then
+	# per record a 136-byte fixed part ending in query, plan and JSON
+	# lengths, and those texts; the observed predicates (predicate_store.c):
+	# their count, then 112 bytes each
+	my $nslow = unpack('q<', substr($orig, $pos, 8));
+	$pos += 16;
+	for (1 .. $nslow)
+	{
+		my ($qlen, $plen, $jlen) = unpack('l<l<l<', substr($orig, $pos + 120, 12));
+		$pos += 136 + $qlen + ($plen > 0 ? $plen : 0) + ($jlen > 0 ? $jlen : 0);
+	}
+	$pos += 8 + 112 * unpack('q<', substr($orig, $pos, 8));
 	is($pos + 8, length($orig), 'the file parses as expected');
 }
 # the entry of the workload's query with the longest text, for crafting

@@ -54,7 +54,8 @@
 #include "stats_file.h"
 
 #define SDP_FILE_MAGIC		0x53445031	/* "SDP1" */
-#define SDP_FILE_VERSION	2		/* 2: CRC trailer, pattern encoding */
+#define SDP_FILE_VERSION	3		/* 2: CRC trailer, pattern encoding;
+										 * 3: entries' search_path and sample */
 
 #define SDP_STATS_TMPFILE	SDP_STATS_FILE ".tmp"
 

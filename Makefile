@@ -29,6 +29,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/advisor_candidates.o \
                src/advisor_whatif.o \
                src/advisor_choice.o \
+               src/advisor_coverage.o \
                src/predicate_sampler.o \
                src/predicate_store.o \
                src/plan_advice.o

@@ -30,6 +30,8 @@ OBJS         = src/smart_dairy_perf.o \
                src/advisor_whatif.o \
                src/advisor_choice.o \
                src/advisor_coverage.o \
+               src/index_hiding.o \
+               src/index_validation.o \
                src/predicate_sampler.o \
                src/predicate_store.o \
                src/plan_advice.o
@@ -46,6 +48,7 @@ SQL_SRC      = src/sql/profiler.sql \
                src/sql/health.sql \
                src/sql/predicates.sql \
                src/sql/advisor.sql \
+               src/sql/index_validation.sql \
                src/sql/plan_advice.sql \
                src/sql/snapshots.sql \
                src/sql/metrics.sql \

@@ -184,5 +184,55 @@ diag(sprintf('workload before %.0f tps, after the recommended indexes %.0f tps (
 	$tps_before, $tps_after, $tps_after / $tps_before));
 cmp_ok($tps_after, '>', 2 * $tps_before, 'the workload is at least twice as fast');
 
+# --- hide and validate, before building or dropping
+my ($customer_idx) = sql(q{SELECT indexrelid::regclass FROM pg_index
+	WHERE indrelid = 'app.orders'::regclass AND indkey::text = '2' AND indpred IS NULL});
+ok($customer_idx, "the recommended index on customer_id is there ($customer_idx)");
+like(sql(qq{SELECT sdp.hide_index('$customer_idx');
+	EXPLAIN (COSTS OFF) SELECT id FROM app.orders WHERE customer_id = 42}),
+	qr/^t\n.*Seq Scan on orders/s, 'hidden: the session plans without the index');
+like(sql(q{EXPLAIN (COSTS OFF) SELECT id FROM app.orders WHERE customer_id = 42}),
+	qr/Index Scan using orders_customer_id_idx|Bitmap Index Scan on orders_customer_id_idx/,
+	'... and another session still uses it: nothing leaks');
+is(sql(qq{SELECT sdp.hide_index('$customer_idx'), sdp.hide_index('$customer_idx');
+	SELECT string_agg(index || ' on ' || "table", ', ') FROM sdp.hidden_indexes();
+	SELECT sdp.unhide_index('$customer_idx'), sdp.unhide_index('$customer_idx');
+	SELECT count(*) FROM sdp.hidden_indexes()}),
+	"t|f\n$customer_idx on app.orders\nt|f\n0", 'hide, list, unhide: true once, false when already done');
+($ret, $out, $err) = $node->psql($db, q{SELECT sdp.hide_index('app.orders')});
+like($err, qr/ERROR:  "orders" is not an index/, 'hide_index of a table: a clear error');
+
+# a range index that the planner prices as a win (the DBA's session makes
+# random reads look cheap) but that measures slower than the scan it replaces
+sql(q{CREATE INDEX orders_total_idx ON app.orders (total); ANALYZE app.orders});
+$node->safe_psql($db, q{SELECT sum(customer_id) FROM orders WHERE total > 50;
+	SELECT sum(customer_id) FROM orders WHERE total > 50;
+	SELECT id FROM orders WHERE customer_id = 5 FOR UPDATE;
+	DELETE FROM orders WHERE customer_id = -1 AND total > 50},
+	extra_params => ['-U', 'shop']);
+my $rows_before = sql('SELECT count(*) FROM app.orders');
+my $v = sql(qq{SELECT verdict || '|' || runs || '|' || (ms_with_index > 0) || '|' || (ms_without_index > 0)
+	FROM sdp.validate_index('$customer_idx') WHERE sample_query LIKE 'SELECT id, total FROM orders%'});
+is($v, 'faster with the index|3|true|true', 'validate_index: the lookup measured faster with the index, 3 runs each way');
+like(sql(qq{SELECT string_agg(sample_query, ' / ') FROM sdp.validate_index('$customer_idx')}),
+	qr/^(?!.*(FOR UPDATE|DELETE)).*$/s, 'only plain SELECTs are run: no FOR UPDATE, no DELETE');
+my $range = sql(q{SET random_page_cost = 0.01; SET enable_bitmapscan = off;
+	SELECT verdict || ' (' || ms_with_index || ' ms with, ' || ms_without_index || ' ms without)'
+	  FROM sdp.validate_index('app.orders_total_idx') WHERE sample_query LIKE '%total > 50%'});
+diag("range index: $range");
+like($range, qr/^(slower with the index|no measurable difference) /,
+	'validate_index: the range index the planner likes does not measure faster');
+is(sql('SELECT count(*) FROM app.orders'), $rows_before, 'nothing was written by the validation');
+($ret, $out, $err) = $node->psql($db, q{SELECT count(*) FROM sdp.validate_index('app.events_pkey')});
+is($out, '0', 'validate_index of an index no profiled statement uses: empty');
+like($err, qr/NOTICE:  no profiled statement of this database is planned with index "events_pkey"/,
+	'... with a NOTICE saying why');
+($ret, $out, $err) = $node->psql($db, qq{SET smart_dairy_perf.query_samples = off;
+	SELECT count(*) FROM sdp.validate_index('$customer_idx')});
+like($err, qr/NOTICE:  no statement to run: smart_dairy_perf.query_samples is off/,
+	'samples off: validation says it has nothing to run');
+($ret, $out, $err) = $node->psql($db, q{SELECT * FROM sdp.validate_index('app.orders')});
+like($err, qr/ERROR:  "orders" is not an index/, 'validate_index of a table: a clear error');
+
 $node->stop;
 done_testing();

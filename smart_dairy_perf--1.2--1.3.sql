@@ -1446,3 +1446,47 @@ $$;
 -- It runs other roles' statements as them: superusers, or roles granted it.
 REVOKE ALL ON FUNCTION sdp._validate_index(regclass, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.validate_index(regclass, integer, integer) FROM PUBLIC;
+
+-- issue 13: sdp.snapshot() on a hot standby says where to take snapshots
+
+-- Keep the statistics now, all users and applications added up per query.
+-- Percentiles of a query across applications: the highest of them (an
+-- upper bound; per application they are in sdp.query_stats).
+CREATE OR REPLACE FUNCTION sdp.snapshot(label text, automatic boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    snap bigint;
+BEGIN
+    IF label IS NULL OR btrim(label) = '' THEN
+        RAISE EXCEPTION 'a snapshot needs a label'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example sdp.snapshot(''before indexes'').';
+    END IF;
+    -- a standby cannot write the snapshot's rows: say where to take them
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot take a snapshot on a hot standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'A snapshot is rows of sdp.snapshots, and a standby cannot write. This standby''s own statistics stay readable here: sdp.query_stats, sdp.report().',
+                  HINT = 'Take snapshots on the primary. To keep this standby''s figures, copy them out, e.g. \copy (SELECT * FROM sdp.query_totals) TO ''standby_stats.csv'' CSV HEADER';
+    END IF;
+    IF EXISTS (SELECT 1 FROM sdp.snapshots s WHERE s.label = snapshot.label) THEN
+        RAISE EXCEPTION 'a snapshot labelled "%" already exists', label
+            USING ERRCODE = 'unique_violation',
+                  HINT = format('Choose another label, or DELETE FROM sdp.snapshots WHERE label = %L first.', label);
+    END IF;
+    INSERT INTO sdp.snapshots (label, stats_reset, automatic)
+    SELECT label, i.stats_reset, automatic FROM sdp.profiler_info i
+    RETURNING id INTO snap;
+    INSERT INTO sdp.snapshot_queries
+    SELECT snap, q.dbid, q.queryid, min(q.query), sum(q.calls), sum(q.total_exec_time),
+           sum(q.total_exec_time) / greatest(sum(q.calls), 1),
+           max(q.p95_exec_time), max(q.p99_exec_time), sum(q.rows)
+      FROM sdp.query_totals q
+     WHERE q.queryid IS NOT NULL
+     GROUP BY q.dbid, q.queryid;
+    RETURN snap;
+END
+$$;

@@ -46,6 +46,7 @@ typedef enum AdvisorOutcome
 {
 	ADVISOR_PLANNED,			/* from its normalized text */
 	ADVISOR_PLANNED_SAMPLE,		/* from its sample, real constants */
+	ADVISOR_NO_TABLE,			/* reads no table: nothing to index */
 	ADVISOR_NOT_FOUND,			/* a relation, column or function did not resolve */
 	ADVISOR_SYNTAX,				/* the text does not parse or its $n have no type */
 	ADVISOR_CUT,				/* the text was cut at max_query_text */

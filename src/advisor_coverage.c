@@ -44,6 +44,7 @@ static bool last_run_valid = false;
 static const char *const outcome_names[ADVISOR_NOUTCOMES] = {
 	[ADVISOR_PLANNED] = "planned",
 	[ADVISOR_PLANNED_SAMPLE] = "planned from its sample",
+	[ADVISOR_NO_TABLE] = "reads no table",
 	[ADVISOR_NOT_FOUND] = "relation not found",
 	[ADVISOR_SYNTAX] = "syntax",
 	[ADVISOR_CUT] = "cut text",
@@ -60,6 +61,14 @@ const char *
 sdp_advisor_outcome_name(AdvisorOutcome outcome)
 {
 	return outcome_names[outcome];
+}
+
+/* Did the advisor see all there is to see of a statement with this outcome? */
+static bool
+covered(AdvisorOutcome outcome)
+{
+	return outcome == ADVISOR_PLANNED || outcome == ADVISOR_PLANNED_SAMPLE ||
+		outcome == ADVISOR_NO_TABLE;
 }
 
 /* Was text (as the store keeps it) cut at max_query_text? */
@@ -156,8 +165,7 @@ sdp_advisor_coverage_rows(ReturnSetInfo *rsinfo, const WorkItem *items, int n)
 		values[0] = Int64GetDatum(w->queryid);
 		values[1] = ObjectIdGetDatum(w->userid);
 		nulls[1] = !OidIsValid(w->userid);
-		values[2] = BoolGetDatum(w->outcome == ADVISOR_PLANNED ||
-								 w->outcome == ADVISOR_PLANNED_SAMPLE);
+		values[2] = BoolGetDatum(covered(w->outcome));
 		values[3] = CStringGetTextDatum(outcome_names[w->outcome]);
 		if (w->error)
 			values[4] = CStringGetTextDatum(w->error);
@@ -198,7 +206,7 @@ sdp_advisor_last_coverage(PG_FUNCTION_ARGS)
 
 		if (last_run[o].statements == 0)
 			continue;
-		values[0] = BoolGetDatum(o == ADVISOR_PLANNED || o == ADVISOR_PLANNED_SAMPLE);
+		values[0] = BoolGetDatum(covered(o));
 		values[1] = CStringGetTextDatum(outcome_names[o]);
 		values[2] = Int64GetDatum(last_run[o].statements);
 		values[3] = Float8GetDatum(last_run[o].total_ms);

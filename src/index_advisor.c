@@ -182,10 +182,14 @@ prepare_item(void *arg)
 	{
 		Oid			owner = InvalidOid;
 
-		if (!single_owner_walker((Node *) linitial(rewritten), &owner) ||
-			!OidIsValid(owner))
+		if (!single_owner_walker((Node *) linitial(rewritten), &owner))
 		{
 			w->outcome = ADVISOR_OWNERS;
+			return;
+		}
+		if (!OidIsValid(owner))
+		{
+			w->outcome = ADVISOR_NO_TABLE;	/* SELECT pg_is_in_recovery() */
 			return;
 		}
 		w->userid = owner;

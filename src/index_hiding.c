@@ -17,9 +17,10 @@
  *	  State: a list of index OIDs in TopMemoryContext, private to the
  *	  backend: no other session ever sees it, it survives transactions
  *	  until unhidden or the session ends.  A plan cached before an index
- *	  was hidden may still use it; hiding invalidates this backend's cached
- *	  plans on the table (a relcache invalidation) so they are planned
- *	  again.
+ *	  was hidden could still use it: hiding and unhiding mark this
+ *	  backend's cached plans invalid (ResetPlanCache(), backend-local; a
+ *	  relcache invalidation would be sent to every backend and, at commit,
+ *	  need WAL, which a standby cannot write), so they are planned again.
  *
  *	  No shared memory, no lock of its own (the index is opened with
  *	  AccessShareLock to check what it is).
@@ -34,7 +35,7 @@
 #include "funcapi.h"
 #include "optimizer/plancat.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
+#include "utils/plancache.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -84,7 +85,6 @@ bool
 sdp_index_hide(Oid indexoid)
 {
 	MemoryContext old;
-	Oid			table = IndexGetRelation(indexoid, false);
 
 	if (!hook_installed)
 	{
@@ -97,8 +97,8 @@ sdp_index_hide(Oid indexoid)
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	hidden_indexes = lappend_oid(hidden_indexes, indexoid);
 	MemoryContextSwitchTo(old);
-	/* this backend's cached plans on the table are planned again */
-	CacheInvalidateRelcacheByRelid(table);
+	/* this backend's cached plans are planned again */
+	ResetPlanCache();
 	return true;
 }
 
@@ -109,8 +109,7 @@ sdp_index_unhide(Oid indexoid)
 	if (!list_member_oid(hidden_indexes, indexoid))
 		return false;
 	hidden_indexes = list_delete_oid(hidden_indexes, indexoid);
-	if (get_rel_relkind(indexoid) != '\0')
-		CacheInvalidateRelcacheByRelid(IndexGetRelation(indexoid, false));
+	ResetPlanCache();
 	return true;
 }
 

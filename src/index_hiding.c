@@ -7,7 +7,9 @@
  *	  measurement at a time (index_validation.c).
  *
  *	  How: a get_relation_info hook takes the hidden indexes out of the
- *	  relation's index list, as HypoPG's hypopg_hide_index does; a hidden
+ *	  relation's index list, as HypoPG's hypopg_hide_index does (hiding a
+ *	  partitioned index hides its partitions' indexes, which are what the
+ *	  planner scans); a hidden
  *	  index stays in the catalogs, is still maintained by writes and still
  *	  enforces its constraint, it is only never chosen for a scan.  The
  *	  hook is installed the first time this backend hides an index and
@@ -30,6 +32,7 @@
 #include "postgres.h"
 
 #include "catalog/index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -77,14 +80,28 @@ sdp_index_is_hidden(Oid indexoid)
 }
 
 /*
- * Hide indexoid from this session's planning (no check of what it is);
- * returns false when it was hidden already.  The list lives in
- * TopMemoryContext.
+ * The index and, for a partitioned index, the indexes of its partitions
+ * (what plans scan).  Reads pg_inherits without locking the partitions.
+ */
+List *
+sdp_index_and_partitions(Oid indexoid)
+{
+	if (get_rel_relkind(indexoid) == RELKIND_PARTITIONED_INDEX)
+		return find_all_inheritors(indexoid, NoLock, NULL);
+	return list_make1_oid(indexoid);
+}
+
+/*
+ * Hide indexoid (and its partitions' indexes) from this session's
+ * planning, no check of what it is; returns false when it was hidden
+ * already.  The list lives in TopMemoryContext.
  */
 bool
 sdp_index_hide(Oid indexoid)
 {
 	MemoryContext old;
+	List	   *members;
+	ListCell   *lc;
 
 	if (!hook_installed)
 	{
@@ -94,21 +111,29 @@ sdp_index_hide(Oid indexoid)
 	}
 	if (list_member_oid(hidden_indexes, indexoid))
 		return false;
+	members = sdp_index_and_partitions(indexoid);
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	hidden_indexes = lappend_oid(hidden_indexes, indexoid);
+	foreach(lc, members)
+		hidden_indexes = list_append_unique_oid(hidden_indexes, lfirst_oid(lc));
 	MemoryContextSwitchTo(old);
 	/* this backend's cached plans are planned again */
 	ResetPlanCache();
 	return true;
 }
 
-/* Show indexoid to this session's planning again; false when it was not hidden. */
+/* Show indexoid (and its partitions' indexes) again; false when it was not hidden. */
 bool
 sdp_index_unhide(Oid indexoid)
 {
+	ListCell   *lc;
+	List	   *members;
+
 	if (!list_member_oid(hidden_indexes, indexoid))
 		return false;
-	hidden_indexes = list_delete_oid(hidden_indexes, indexoid);
+	members = get_rel_relkind(indexoid) == '\0' ? list_make1_oid(indexoid) :
+		sdp_index_and_partitions(indexoid);
+	foreach(lc, members)
+		hidden_indexes = list_delete_oid(hidden_indexes, lfirst_oid(lc));
 	ResetPlanCache();
 	return true;
 }

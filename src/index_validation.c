@@ -10,8 +10,12 @@
  *	  win can measure slower (a range scan over many rows), one that looks
  *	  unused can be what a rare heavy statement needs.
  *
+ *	  A partitioned index is measured through its partitions' indexes,
+ *	  which are what plans scan (and what hiding it hides).
+ *
  *	  Safety: only a plain SELECT is run (no data-modifying CTE, no FOR
- *	  UPDATE/SHARE); each run is a subtransaction that is always rolled
+ *	  UPDATE/SHARE); writes that use the index are only planned, and
+ *	  counted in a NOTICE; each run is a subtransaction that is always rolled
  *	  back, with transaction_read_only on (so a function the SELECT calls
  *	  cannot write either), lock_timeout 1s, and its own timeout
  *	  (timeout_ms, a timer of this module: the session's statement_timeout
@@ -73,13 +77,14 @@ typedef struct Statement
 	int64		calls;
 	double		total_ms;
 	bool		uses;			/* its plan uses the index */
+	bool		writes;			/* a write or a locking read: never run */
 	bool		has_params;
 } Statement;
 
 typedef struct PlanArgs
 {
 	Statement  *s;
-	Oid			indexoid;
+	List	   *members;		/* the index, or its partitions' indexes */
 } PlanArgs;
 
 static TimeoutId validation_timeout = MAX_TIMEOUTS;
@@ -119,7 +124,7 @@ read_statements(int *n, const char *default_path)
 						 "              WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
 						 "AND s.sample_query IS NOT NULL "
 						 "AND s.sample_query OPERATOR(pg_catalog.<>) '<insufficient privilege>' "
-						 "AND s.sample_query OPERATOR(pg_catalog.~*) '^\\s*(select|with|table|values)\\M' "
+						 "AND s.sample_query OPERATOR(pg_catalog.~*) '^\\s*(select|with|table|values|update|delete|insert)\\M' "
 						 "AND q.query OPERATOR(pg_catalog.!~) '\\msdp\\.' "
 						 "GROUP BY q.queryid "
 						 "ORDER BY pg_catalog.sum(q.total_exec_time) DESC, q.queryid LIMIT $1",
@@ -164,15 +169,20 @@ plan_sample(void *arg)
 	/* an error needs no cleanup: the subtransaction's abort restores the user */
 	sdp_become_role(s->userid, s->search_path, &saved);
 	query = parse_analyze_fixedparams(linitial(raw), s->sample, NULL, 0, NULL);
-	/* a plain read, nothing else is ever run */
-	if (query->commandType == CMD_SELECT && !query->hasModifyingCTE &&
-		query->rowMarks == NIL && query->utilityStmt == NULL)
+	if (query->utilityStmt == NULL)
 	{
+		/* only a plain read is ever run; the others are planned, to be counted */
+		s->writes = query->commandType != CMD_SELECT || query->hasModifyingCTE ||
+			query->rowMarks != NIL;
 		rewritten = QueryRewrite(query);
 		if (list_length(rewritten) == 1)
 		{
-			stmt = pg_plan_query(linitial(rewritten), s->sample, 0, NULL);
-			s->uses = sdp_plan_uses_index(stmt, a->indexoid);
+			ListCell   *lc;
+
+			/* as EXPLAIN through SPI plans it: parallel plans allowed */
+			stmt = pg_plan_query(linitial(rewritten), s->sample, CURSOR_OPT_PARALLEL_OK, NULL);
+			foreach(lc, a->members)
+				s->uses = s->uses || sdp_plan_uses_index(stmt, lfirst_oid(lc));
 		}
 	}
 	sdp_restore_user(&saved);
@@ -194,7 +204,7 @@ execution_time(const char *json)
  * whether the plan scanned the index (by name).  Caller connected to SPI.
  */
 static double
-run_once(Statement *s, Oid indexoid, const char *indexname, bool hide,
+run_once(Statement *s, Oid indexoid, List *names, bool hide,
 		 int timeout_ms, bool *used, char **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -203,6 +213,7 @@ run_once(Statement *s, Oid indexoid, const char *indexname, bool hide,
 	char	   *json = NULL;
 	bool		hidden_here = false;
 	double		ms;
+	ListCell   *lc;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -266,7 +277,10 @@ run_once(Statement *s, Oid indexoid, const char *indexname, bool hide,
 		*error = "EXPLAIN returned no plan";
 		return -1;
 	}
-	*used = strstr(json, psprintf("\"Index Name\": \"%s\"", indexname)) != NULL;
+	*used = false;
+	foreach(lc, names)
+		*used = *used || strstr(json, psprintf("\"Index Name\": \"%s\"",
+											   (char *) lfirst(lc))) != NULL;
 	ms = execution_time(json);
 	if (ms < 0)
 		*error = "EXPLAIN gave no execution time";
@@ -291,7 +305,7 @@ median(double *v, int n)
 
 /* Measure one statement and emit its row. */
 static void
-measure(ReturnSetInfo *rsinfo, Statement *s, Oid indexoid, const char *indexname,
+measure(ReturnSetInfo *rsinfo, Statement *s, Oid indexoid, List *names,
 		int runs, int timeout_ms)
 {
 	double		with[VALIDATE_MAX_RUNS];
@@ -317,7 +331,7 @@ measure(ReturnSetInfo *rsinfo, Statement *s, Oid indexoid, const char *indexname
 			double		ms;
 
 			CHECK_FOR_INTERRUPTS();
-			ms = run_once(s, indexoid, indexname, hide, timeout_ms, &used, &error);
+			ms = run_once(s, indexoid, names, hide, timeout_ms, &used, &error);
 			if (ms == -2)
 			{
 				if (hide)
@@ -392,8 +406,12 @@ sdp_validate_index(PG_FUNCTION_ARGS)
 	int			n;
 	int			nused = 0;
 	int			nparams = 0;
+	int			nwrites = 0;
 	int			nestlevel;
 	char	   *indexname;
+	List	   *members;
+	List	   *names = NIL;
+	ListCell   *lc;
 
 	sdp_store_check_loaded();
 	if (relkind != RELKIND_INDEX && relkind != RELKIND_PARTITIONED_INDEX)
@@ -422,6 +440,9 @@ sdp_validate_index(PG_FUNCTION_ARGS)
 	if (validation_timeout == MAX_TIMEOUTS)
 		validation_timeout = RegisterTimeout(USER_TIMEOUT, validation_timeout_handler);
 	indexname = get_rel_name(indexoid);
+	members = sdp_index_and_partitions(indexoid);
+	foreach(lc, members)
+		names = lappend(names, get_rel_name(lfirst_oid(lc)));
 
 	SPI_connect();
 	/* these runs are not workload */
@@ -431,7 +452,7 @@ sdp_validate_index(PG_FUNCTION_ARGS)
 	stmts = read_statements(&n, GetConfigOptionResetString("search_path"));
 	for (int i = 0; i < n; i++)
 	{
-		PlanArgs	args = {&stmts[i], indexoid};
+		PlanArgs	args = {&stmts[i], members};
 		ErrorData  *edata;
 
 		CHECK_FOR_INTERRUPTS();
@@ -447,22 +468,33 @@ sdp_validate_index(PG_FUNCTION_ARGS)
 			FreeErrorData(edata);
 			continue;
 		}
-		if (stmts[i].uses)
+		if (stmts[i].uses && stmts[i].writes)
+			nwrites++;
+		else if (stmts[i].uses)
 		{
-			measure(rsinfo, &stmts[i], indexoid, indexname, runs, timeout_ms);
+			measure(rsinfo, &stmts[i], indexoid, names, runs, timeout_ms);
 			nused++;
 		}
 	}
 	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 
-	if (nused == 0)
+	if (nused == 0 && nwrites > 0)
+		ereport(NOTICE,
+				(errmsg("index \"%s\" is used only by statements that write or lock rows (%d), which validation never runs",
+						indexname, nwrites),
+				 errhint("Use sdp.hide_index() and EXPLAIN to see their plans without it.")));
+	else if (nused == 0)
 		ereport(NOTICE,
 				(errmsg("no profiled statement of this database is planned with index \"%s\"", indexname),
 				 errdetail("%d statements with a sample were planned; %d of them have parameters and cannot be run.",
 						   n, nparams),
 				 errhint("Run the workload that should use the index, then validate it again.")));
-	else if (nparams > 0)
+	else if (nwrites > 0)
+		ereport(NOTICE,
+				(errmsg("%d statements that use index \"%s\" write or lock rows, and were not run",
+						nwrites, indexname)));
+	if (nused > 0 && nparams > 0)
 		ereport(NOTICE,
 				(errmsg("%d statements were left out: their samples have parameters ($n, sent with bind parameters)",
 						nparams)));

@@ -26,6 +26,12 @@
  *	  run.  N+1 detection is 80 of ours; a statement sampled for predicates
  *	  costs about 650 more, the others a countdown.  Printing a slow
  *	  statement's plan costs about 20,000.
+ *	  A new shape also records its sample (the statement's text, clipped at
+ *	  max_query_text) and the search_path setting: version 1.3, in one run
+ *	  against the 1.2 build, a known shape costs 4,783 instructions (1.2:
+ *	  4,765; pg_stat_statements 5,085), a new shape about 18,800 more than
+ *	  in 1.2 (texts near 1 kB; pg_stat_statements pays 112,000 more than we
+ *	  do for a new shape).
  *
  *	  Nesting: nesting_level counts executor and utility frames so that a
  *	  statement run inside a function is not counted as top-level.  EXECUTE,

@@ -6,7 +6,7 @@
 -- planner prices as a win can measure slower: it says so.
 \pset footer off
 \echo
-\echo '===' :title ', measured (sdp.validate_index) ==='
+\echo === :title, measured (sdp.validate_index) ===
 SELECT n AS index, v.verdict, v.ms_with_index AS ms_with, v.ms_without_index AS ms_without,
        v.speedup, left(regexp_replace(v.sample_query, '\s+', ' ', 'g'), 60) AS statement
   FROM unnest(string_to_array(:'indexes', ',')) n

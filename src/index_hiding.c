@@ -72,13 +72,6 @@ hiding_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent,
 	}
 }
 
-/* Is indexoid hidden in this session?  Backend-local, no lock. */
-bool
-sdp_index_is_hidden(Oid indexoid)
-{
-	return list_member_oid(hidden_indexes, indexoid);
-}
-
 /*
  * The index and, for a partitioned index, the indexes of its partitions
  * (what plans scan).  Reads pg_inherits without locking the partitions.

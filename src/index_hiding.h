@@ -14,7 +14,6 @@
 
 extern bool sdp_index_hide(Oid indexoid);
 extern bool sdp_index_unhide(Oid indexoid);
-extern bool sdp_index_is_hidden(Oid indexoid);
 extern List *sdp_index_and_partitions(Oid indexoid);
 
 #endif							/* SDP_INDEX_HIDING_H */

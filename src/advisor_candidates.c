@@ -13,8 +13,11 @@
  *	  of the composite index: partial on the statement's IS [NOT] NULL and
  *	  boolean tests, and, for a statement planned from its sample (real
  *	  constants), on its column = constant tests (status = 'pending'),
- *	  keyed on the other columns when there are any; covering with the few
- *	  more columns an index-only scan needs.  A candidate whose columns lead an existing valid index, on a
+ *	  keyed on the other columns when there are any (the statement is then
+ *	  flagged constants_matter, as it is for a range with a constant
+ *	  bound: index_advisor.c plans its sample rather than its normalized
+ *	  text); covering with the few more columns an index-only scan needs.
+ *	  A candidate whose columns lead an existing valid index, on a
  *	  catalog, or on a table smaller than
  *	  smart_dairy_perf.advisor_min_table_pages is dropped.
  *

@@ -11,12 +11,12 @@
  *
  *	  Workload: the statements the profiler has seen in this database
  *	  (SELECT, UPDATE, DELETE), heaviest by total time first, each parsed
- *	  from its sample (sdp.query_samples: the text of its first execution,
- *	  real constants, so the planner's selectivity is that of real values
- *	  and an equality on a constant can earn a partial index) or, without
- *	  a sample or when the sample does not parse (cut at max_query_text),
- *	  from its normalized text, planned generically ($n parameters stay
- *	  parameters, as for a prepared statement); then the predicates
+ *	  from its normalized text and planned generically ($n parameters stay
+ *	  parameters, as for a prepared statement: the plan for any
+ *	  constants), or from its sample (sdp.query_samples: the text of its
+ *	  first execution, real constants) when the normalized text does not
+ *	  parse (interval $2) or when the sample's plan tests a constant the
+ *	  generic plan cannot see (see prepare_statement()); then the predicates
  *	  sampled from executed plans (predicate_store.c), each as a statement
  *	  with the same column tests: for statements the profile lacks (inside
  *	  functions, texts cut short, evicted shapes) weighted by their
@@ -313,7 +313,20 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 	int			to_plan = 0;
 	WorkItem   *items;
 
-	nrows = sdp_spi_exec("SELECT q.queryid, q.query, "
+	/*
+	 * The library also serves older versions of the extension's SQL (1.1,
+	 * 1.2), which have no sdp.query_samples: then no statement has one.
+	 */
+	Oid			sdp_schema = get_namespace_oid("sdp", true);
+	const char *samples = OidIsValid(sdp_schema) &&
+		OidIsValid(get_relname_relid("query_samples", sdp_schema)) ?
+		"sdp.query_samples" :
+		"(SELECT NULL::pg_catalog.oid AS userid, NULL::pg_catalog.oid AS dbid, "
+		"NULL::pg_catalog.int8 AS queryid, NULL::pg_catalog.bool AS toplevel, "
+		"NULL::pg_catalog.text AS application, NULL::pg_catalog.text AS search_path, "
+		"NULL::pg_catalog.text AS sample_query WHERE false)";
+
+	nrows = sdp_spi_exec(psprintf("SELECT q.queryid, q.query, "
 						 "pg_catalog.sum(q.calls)::pg_catalog.int8 AS calls, "
 						 "pg_catalog.sum(q.total_exec_time)::pg_catalog.float8 AS total_ms, "
 						 "(pg_catalog.array_agg(q.userid ORDER BY q.total_exec_time DESC))[1] AS userid, "
@@ -324,7 +337,7 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 						 "q.query OPERATOR(pg_catalog.~) '^\\s*\\(' AS expression, "
 						 "q.query OPERATOR(pg_catalog.=) '<insufficient privilege>' AS hidden "
 						 "FROM sdp.query_stats q "
-						 "LEFT JOIN sdp.query_samples s ON s.userid OPERATOR(pg_catalog.=) q.userid "
+						 "LEFT JOIN %s s ON s.userid OPERATOR(pg_catalog.=) q.userid "
 						 " AND s.dbid OPERATOR(pg_catalog.=) q.dbid AND s.queryid OPERATOR(pg_catalog.=) q.queryid "
 						 " AND s.toplevel OPERATOR(pg_catalog.=) q.toplevel "
 						 " AND s.application OPERATOR(pg_catalog.=) q.application_name "
@@ -340,7 +353,7 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 						 "   AND p.pronamespace OPERATOR(pg_catalog.=) e.extnamespace "
 						 "   AND pg_catalog.strpos(p.prosrc, s.sample_query) OPERATOR(pg_catalog.>) 0)) "
 						 "GROUP BY q.queryid, q.query "
-						 "ORDER BY pg_catalog.sum(q.total_exec_time) DESC, q.queryid",
+						 "ORDER BY pg_catalog.sum(q.total_exec_time) DESC, q.queryid", samples),
 						 0, NULL, NULL, NULL);
 	items = MemoryContextAllocZero(keep, sizeof(WorkItem) * (nrows + nextra + 1));
 	for (uint64 i = 0; i < nrows; i++)

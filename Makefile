@@ -11,6 +11,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/profiler_hooks.o \
                src/slow_queries.o \
                src/profiler_sql.o \
+               src/query_samples.o \
                src/nplus1.o \
                src/nplus1_store.o \
                src/spi_util.o \
@@ -30,6 +31,9 @@ OBJS         = src/smart_dairy_perf.o \
                src/advisor_candidates.o \
                src/advisor_whatif.o \
                src/advisor_choice.o \
+               src/advisor_coverage.o \
+               src/index_hiding.o \
+               src/index_validation.o \
                src/predicate_sampler.o \
                src/predicate_store.o \
                src/plan_advice.o
@@ -37,6 +41,7 @@ EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).
 # The install script of the current version is built from src/sql/, one
 # file per capability, joined in this order (each after what it uses).
 SQL_SRC      = src/sql/profiler.sql \
+               src/sql/query_samples.sql \
                src/sql/nplus1.sql \
                src/sql/maintenance.sql \
                src/sql/partitions.sql \
@@ -45,6 +50,7 @@ SQL_SRC      = src/sql/profiler.sql \
                src/sql/health.sql \
                src/sql/predicates.sql \
                src/sql/advisor.sql \
+               src/sql/index_validation.sql \
                src/sql/plan_advice.sql \
                src/sql/snapshots.sql \
                src/sql/metrics.sql \
@@ -56,7 +62,7 @@ DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql \
                smart_dairy_perf--1.1--1.2.sql smart_dairy_perf--1.2--1.3.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
-REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report plan_advice
+REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report plan_advice advisor_context
 REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
 
 PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \

@@ -1301,3 +1301,384 @@ COMMENT ON VIEW sdp.slow_query_advice IS
 'findings of sdp.explain_advice for every slow execution captured with actual rows (plan_capture = slow_analyze)';
 
 GRANT SELECT ON sdp.slow_query_advice TO PUBLIC;
+
+
+-- ---------------------------------------------------------------------
+-- issue 13: per-shape resolution context and samples (sdp.query_samples)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION sdp._query_samples(
+    OUT userid oid,
+    OUT dbid oid,
+    OUT queryid bigint,
+    OUT toplevel boolean,
+    OUT application text,
+    OUT search_path text,
+    OUT sample_query text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sdp_query_samples'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- One row per row of sdp.query_stats (same user, database, query id,
+-- top-level flag and application): the search_path the shape was first
+-- run under (NULL when longer than 255 bytes) and the text of that first
+-- execution with its constants, cut at max_query_text (NULL with
+-- smart_dairy_perf.query_samples off).  Another user's are shown only to
+-- members of pg_read_all_stats, as the normalized text is.
+CREATE VIEW sdp.query_samples AS
+    SELECT * FROM sdp._query_samples();
+
+COMMENT ON VIEW sdp.query_samples IS
+'per query shape: the search_path it first ran under and one text with its real constants';
+
+GRANT SELECT ON sdp.query_samples TO PUBLIC;
+
+-- issue 13: index advisor coverage (sdp.advisor_coverage, the NOTICE of
+-- sdp.recommend_indexes(), the report's line)
+
+-- How much of the workload the advisor planned (advisor_coverage.c): per
+-- profiled statement of this database, planned (from its normalized text
+-- or its sample) or the reason it was not, with its share of the time.
+CREATE FUNCTION sdp._advisor_coverage(search_path text)
+RETURNS TABLE (queryid bigint, userid oid, planned boolean, reason text, error text,
+               calls bigint, total_exec_ms double precision, time_pct double precision,
+               query text)
+AS 'MODULE_PATHNAME', 'sdp_advisor_coverage'
+LANGUAGE C VOLATILE STRICT;
+
+-- The same summed up per outcome, for the last sdp.recommend_indexes() run
+-- of this session (no rows before one).
+CREATE FUNCTION sdp._advisor_last_coverage()
+RETURNS TABLE (planned boolean, reason text, statements bigint,
+               total_exec_ms double precision, time_pct double precision)
+AS 'MODULE_PATHNAME', 'sdp_advisor_last_coverage'
+LANGUAGE C VOLATILE STRICT;
+
+-- One sentence: what share of the workload the last run planned, and why not the rest.
+CREATE FUNCTION sdp._advisor_coverage_summary()
+RETURNS text
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE WHEN count(*) = 0 THEN 'index advisor: no profiled statement in this database'
+       ELSE format('index advisor planned %s of %s profiled statements (%s %% of their time)%s',
+                   coalesce(sum(c.statements) FILTER (WHERE c.planned), 0), sum(c.statements),
+                   round(coalesce(sum(c.time_pct) FILTER (WHERE c.planned), 0)::numeric, 1),
+                   coalesce('; not planned: ' || string_agg(format('%s %s (%s %%)', c.statements, c.reason,
+                                                                   round(c.time_pct::numeric, 1)), ', ')
+                                                 FILTER (WHERE NOT c.planned), ''))
+       END
+  FROM sdp._advisor_last_coverage() c
+$$;
+
+-- Per profiled statement, whether the advisor can plan it and why not.
+CREATE FUNCTION sdp.advisor_coverage(search_path text DEFAULT pg_catalog.current_setting('search_path'))
+RETURNS TABLE (queryid bigint, userid oid, planned boolean, reason text, error text,
+               calls bigint, total_exec_ms numeric, time_pct numeric, query text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.queryid, c.userid, c.planned, c.reason, c.error, c.calls,
+       round(c.total_exec_ms::numeric, 1), round(c.time_pct::numeric, 1), c.query
+  FROM sdp._advisor_coverage(search_path) c
+ ORDER BY c.total_exec_ms DESC, c.queryid
+$$;
+
+-- The one function here without a restricted search_path: it only passes
+-- the caller's on, fully qualified.  It says in a NOTICE how much of the
+-- workload the advice covers.
+CREATE OR REPLACE FUNCTION sdp.recommend_indexes(min_improvement_pct numeric DEFAULT 10)
+RETURNS TABLE ("table" regclass, columns text, ddl text,
+               est_cost_before numeric, est_cost_after numeric, improvement_pct numeric,
+               queryids bigint[], sample_query text, calls bigint, total_exec_ms numeric,
+               est_size_bytes bigint, write_overhead text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM sdp._recommend_indexes(min_improvement_pct,
+                                                      pg_catalog.current_setting('search_path'));
+    RAISE NOTICE '%', sdp._advisor_coverage_summary()
+        USING HINT = 'sdp.advisor_coverage() lists every statement with the reason it was not planned.';
+END
+$$;
+
+REVOKE ALL ON FUNCTION sdp._advisor_coverage(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp.advisor_coverage(text) FROM PUBLIC;
+
+-- The report: summary, top queries, slow queries with plans, N+1, index
+-- advice and health, partitions, materialized views, health, and the
+-- comparison of two snapshots when given.  format: text, markdown, html.
+--
+-- Longer than two screens on purpose: the body is the report's table of
+-- contents, one sdp._report_section() call per section in the order they
+-- are printed, each with the query that fills it; the rendering lives in
+-- the helpers above.  Read top to bottom, it is the report.  (Splitting
+-- the sections into functions would scatter that list, and would have to
+-- be repeated in an upgrade script.)
+CREATE OR REPLACE FUNCTION sdp.report(format text DEFAULT 'text', before text DEFAULT NULL, after text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fmt text := lower(format);
+    out text := '';
+    summary text;
+    charts text := '';
+    labels text[];
+    vals double precision[][];
+BEGIN
+    IF fmt NOT IN ('text', 'markdown', 'html') THEN
+        RAISE EXCEPTION 'unknown report format "%"', format
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use text, markdown or html.';
+    END IF;
+    IF (before IS NULL) <> (after IS NULL) THEN
+        RAISE EXCEPTION 'a comparison needs two snapshots'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give both before and after labels, or neither.';
+    END IF;
+    IF before IS NOT NULL THEN
+        PERFORM sdp._snapshot_id(before), sdp._snapshot_id(after);   -- clear errors first
+    END IF;
+
+    out := out || sdp._report_section(fmt, 'Summary', $q$
+        SELECT (SELECT count(DISTINCT queryid) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS query_shapes,
+               (SELECT sum(calls) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS executions,
+               (SELECT round((sum(total_exec_time) / 1000)::numeric, 1) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS total_seconds,
+               (SELECT round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 3) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS mean_ms,
+               (SELECT count(*) FROM sdp.slow_queries) AS slow_executions,
+               (SELECT count(*) FROM sdp.n_plus_one) AS n_plus_one_patterns,
+               (SELECT count(*) FROM sdp._recommend_indexes(10, current_setting('search_path'))) AS indexes_recommended,
+               (SELECT count(*) FROM sdp.unused_indexes) + (SELECT count(*) FROM sdp.duplicate_indexes)
+                 + (SELECT count(*) FROM sdp.redundant_indexes) AS indexes_to_drop,
+               (SELECT hit_ratio FROM sdp.cache_hit_ratio WHERE scope = 'database') AS cache_hit_ratio,
+               (SELECT coalesce(sum(connections), 0) FROM sdp.connections WHERE state LIKE 'idle in transaction%') AS idle_in_transaction
+    $q$);
+
+    IF fmt = 'html' THEN
+        SELECT array_agg(left(regexp_replace(query, '\s+', ' ', 'g'), 48) ORDER BY total_exec_time DESC),
+               array_agg(ARRAY[p50_exec_time, p95_exec_time, p99_exec_time] ORDER BY total_exec_time DESC)
+          INTO labels, vals
+          FROM (SELECT * FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND t.query IS NOT NULL AND t.query !~ '\msdp\.'
+                 ORDER BY t.total_exec_time DESC LIMIT 8) x;
+        charts := sdp._svg_bars('Latency percentiles of the top queries', labels,
+                                ARRAY['p50', 'p95', 'p99'], vals, 'ms');
+        SELECT array_agg(left(regexp_replace(query, '\s+', ' ', 'g'), 48) ORDER BY total_exec_time DESC),
+               array_agg(ARRAY[total_exec_time / 1000] ORDER BY total_exec_time DESC)
+          INTO labels, vals
+          FROM (SELECT * FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND t.query IS NOT NULL AND t.query !~ '\msdp\.'
+                 ORDER BY t.total_exec_time DESC LIMIT 8) x;
+        charts := charts || sdp._svg_bars('Time by query', labels, ARRAY['total time'], vals, 's');
+        out := out || '<div class="charts">' || charts || E'</div>\n';
+    END IF;
+
+    out := out || sdp._report_section(fmt, 'Top queries by total time', $q$
+        SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 120) AS query, calls,
+               round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+               round(p50_exec_time::numeric, 3) AS p50_ms, round(p95_exec_time::numeric, 3) AS p95_ms,
+               round(p99_exec_time::numeric, 3) AS p99_ms
+          FROM sdp.query_totals t
+         WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND coalesce(t.query, '') !~ '\msdp\.'   -- not the extension's own calls
+         ORDER BY total_exec_time DESC LIMIT 10
+    $q$, 'no statements profiled yet');
+    -- beside each plan, the findings on it (sdp.slow_query_advice) when it
+    -- was captured with actual rows
+    out := out || sdp._report_section(fmt, 'Slow queries (slowest execution per shape)', $q$
+        SELECT at, ms, app, query, plan,
+               coalesce((SELECT string_agg(a.severity || ': ' || a.finding || coalesce(' (' || a.node_type
+                                           || coalesce(' on ' || a.relation, '') || ')', '')
+                                           || E'\n  ' || a.suggestion, E'\n' ORDER BY a.node_id)
+                           FROM sdp.slow_query_advice a
+                          WHERE a.queryid = x.queryid AND a.executed_at = x.executed_at
+                            AND a.finding <> 'time'),
+                        CASE WHEN plan_analyzed THEN 'nothing to advise' ELSE '-' END) AS advice
+          FROM (
+            SELECT DISTINCT ON (queryid) queryid, executed_at, plan_analyzed,
+                   to_char(executed_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
+                   round(duration_ms::numeric, 1) AS ms, application_name AS app,
+                   left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
+              FROM sdp.slow_queries
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+             ORDER BY queryid, duration_ms DESC) x
+         ORDER BY ms DESC LIMIT 5
+    $q$, 'no execution slower than smart_dairy_perf.slow_query_ms');
+    out := out || sdp._report_section(fmt, 'N+1 query patterns', $q$
+        SELECT kind, occurrences AS bursts, avg_repeats, round(total_exec_ms::numeric, 1) AS burst_ms,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS repeated,
+               left(regexp_replace(coalesce(parent_query, '-'), '\s+', ' ', 'g'), 60) AS after, suggestion
+          FROM sdp.n_plus_one
+    $q$, 'no N+1 pattern seen');
+    out := out || sdp._report_section(fmt, 'Recommended indexes', $q$
+        SELECT "table"::text AS "table", columns, improvement_pct, calls, total_exec_ms, ddl
+          FROM sdp._recommend_indexes(10, current_setting('search_path'))
+    $q$, 'no index would make the workload faster');
+    -- how much of the workload that advice covers (the run just above)
+    out := out || sdp._report_section(fmt, 'Index advisor coverage', $q$
+        SELECT c.reason AS outcome, c.statements, round(c.time_pct::numeric, 1) AS pct_of_time
+          FROM sdp._advisor_last_coverage() c
+    $q$, 'no statement profiled in this database');
+    out := out || sdp._report_section(fmt, 'Indexes to review', $q$
+        SELECT 'unused' AS kind, table_name, index_name, size, drop_ddl AS ddl FROM sdp.unused_indexes
+        UNION ALL SELECT 'duplicate', table_name, index_name, size, drop_ddl FROM sdp.duplicate_indexes
+        UNION ALL SELECT 'redundant', table_name, index_name, size, drop_ddl FROM sdp.redundant_indexes
+        UNION ALL SELECT 'invalid', table_name, index_name, size, fix_ddl FROM sdp.invalid_indexes
+        UNION ALL SELECT 'foreign key without index', table_name, constraint_name, NULL, create_ddl
+                    FROM sdp.foreign_keys_without_index
+    $q$);
+    out := out || sdp._report_section(fmt, 'Partitions of managed tables', $q$
+        SELECT p.parent::text AS parent, count(*) FILTER (WHERE NOT p.is_default) AS partitions,
+               min(p.range_from) AS oldest_from, max(p.range_to) AS newest_to,
+               sum(p.row_estimate) FILTER (WHERE p.is_default) AS rows_in_default
+          FROM sdp.partitions p WHERE p.managed GROUP BY p.parent ORDER BY 1
+    $q$, 'no table is managed by the partition manager');
+    out := out || sdp._report_section(fmt, 'Materialized views', $q$
+        SELECT matview::text AS matview, refresh_every::text, concurrent_mode, last_refresh::text,
+               staleness::text, size, last_status
+          FROM sdp.matviews
+    $q$, 'no materialized view is registered');
+    out := out || sdp._report_section(fmt, 'Largest tables and vacuum state', $q$
+        SELECT s.table_name, s.row_estimate AS rows, s.total_size, v.dead_rows, v.dead_pct,
+               date_trunc('second', v.vacuum_age)::text AS vacuum_age
+          FROM sdp.table_sizes s
+          LEFT JOIN sdp.vacuum_health v ON v.schema_name = s.schema_name AND v.table_name = s.table_name
+         WHERE s.schema_name NOT IN ('sdp') ORDER BY s.total_bytes DESC LIMIT 10
+    $q$);
+    IF before IS NOT NULL THEN
+        out := out || sdp._report_section(fmt, format('Before and after: %s → %s', before, after), format($q$
+            SELECT status, left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS query,
+                   calls_before, calls_after, mean_ms_before, mean_ms_after, mean_change_pct,
+                   p95_ms_before, p95_ms_after, total_ms_before, total_ms_after
+              FROM sdp.compare(%L, %L) LIMIT 15
+        $q$, before, after));
+    END IF;
+
+    IF fmt = 'html' THEN
+        RETURN E'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            || format('<title>smart_dairy_perf report: %s</title>', sdp._html(current_database()))
+            || '<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}'
+            || 'h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}'
+            || 'table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:3px 6px;'
+            || 'text-align:left;vertical-align:top}th{background:#f4f6f8}pre{margin:0;white-space:pre-wrap;'
+            || 'font-size:.9em}pre.plan{white-space:pre;overflow-x:auto;max-width:56em}.none{color:#777;font-style:italic}.charts svg{display:block;margin:1em 0}'
+            || '.ct{font-weight:600;font-size:14px}.lb,.lg,.vl{font-size:11px}</style></head><body>'
+            || format(E'<h1>smart_dairy_perf report: %s</h1>\n<p>%s</p>\n', sdp._html(current_database()),
+                      to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ'))
+            || out || E'</body></html>\n';
+    ELSIF fmt = 'markdown' THEN
+        RETURN format(E'# smart_dairy_perf report: %s\n\n%s\n\n', current_database(),
+                      to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) || out;
+    END IF;
+    RETURN format(E'smart_dairy_perf report: %s, %s\n\n', current_database(),
+                  to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) || out;
+END
+$$;
+
+-- issue 13: hide and validate indexes (sdp.hide_index, sdp.unhide_index,
+-- sdp.hidden_indexes, sdp.validate_index)
+
+-- Hidden for the calling session only, until unhidden or the session ends;
+-- the index is still maintained and still enforces its constraint.
+-- Session state only, like SET enable_indexscan: open to every role.
+CREATE FUNCTION sdp.hide_index(index regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sdp_hide_index'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION sdp.hide_index(regclass) IS
+'hide an index from this session''s planner; true when newly hidden';
+
+CREATE FUNCTION sdp.unhide_index(index regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sdp_unhide_index'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION sdp.unhide_index(regclass) IS
+'show a hidden index to this session''s planner again; true when it was hidden';
+
+CREATE FUNCTION sdp.hidden_indexes()
+RETURNS TABLE (index regclass, "table" regclass)
+AS 'MODULE_PATHNAME', 'sdp_hidden_indexes'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION sdp._validate_index(index regclass, runs integer, timeout_ms integer)
+RETURNS TABLE (queryid bigint, sample_query text, calls bigint, total_exec_ms double precision,
+               ms_with_index double precision, ms_without_index double precision,
+               speedup double precision, runs integer, verdict text, error text)
+AS 'MODULE_PATHNAME', 'sdp_validate_index'
+LANGUAGE C STRICT VOLATILE;
+
+-- The profiled statements whose plan uses the index, run again from their
+-- samples (read-only, rolled back, each with timeout_ms) with the index
+-- visible and hidden: the median measured time of each, heaviest first.
+CREATE FUNCTION sdp.validate_index(index regclass, runs integer DEFAULT 3,
+                                   timeout_ms integer DEFAULT 5000)
+RETURNS TABLE (queryid bigint, sample_query text, calls bigint, total_exec_ms numeric,
+               ms_with_index numeric, ms_without_index numeric, speedup numeric,
+               runs integer, verdict text, error text)
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT v.queryid, v.sample_query, v.calls, round(v.total_exec_ms::numeric, 1),
+       round(v.ms_with_index::numeric, 3), round(v.ms_without_index::numeric, 3),
+       round(v.speedup::numeric, 2), v.runs, v.verdict, v.error
+  FROM sdp._validate_index(index, runs, timeout_ms) v
+ ORDER BY v.total_exec_ms DESC, v.queryid
+$$;
+
+-- It runs other roles' statements as them: superusers, or roles granted it.
+REVOKE ALL ON FUNCTION sdp._validate_index(regclass, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp.validate_index(regclass, integer, integer) FROM PUBLIC;
+
+-- issue 13: sdp.snapshot() on a hot standby says where to take snapshots
+
+-- Keep the statistics now, all users and applications added up per query.
+-- Percentiles of a query across applications: the highest of them (an
+-- upper bound; per application they are in sdp.query_stats).
+CREATE OR REPLACE FUNCTION sdp.snapshot(label text, automatic boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    snap bigint;
+BEGIN
+    IF label IS NULL OR btrim(label) = '' THEN
+        RAISE EXCEPTION 'a snapshot needs a label'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example sdp.snapshot(''before indexes'').';
+    END IF;
+    IF EXISTS (SELECT 1 FROM sdp.snapshots s WHERE s.label = snapshot.label) THEN
+        RAISE EXCEPTION 'a snapshot labelled "%" already exists', label
+            USING ERRCODE = 'unique_violation',
+                  HINT = format('Choose another label, or DELETE FROM sdp.snapshots WHERE label = %L first.', label);
+    END IF;
+    -- a standby cannot write the snapshot's rows: say where to take them
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot take a snapshot on a hot standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'A snapshot is rows of sdp.snapshots, and a standby cannot write. This standby''s own statistics stay readable here: sdp.query_stats, sdp.report().',
+                  HINT = 'Take snapshots on the primary. To keep this standby''s figures, copy them out, e.g. \copy (SELECT * FROM sdp.query_totals) TO ''standby_stats.csv'' CSV HEADER';
+    END IF;
+    INSERT INTO sdp.snapshots (label, stats_reset, automatic)
+    SELECT label, i.stats_reset, automatic FROM sdp.profiler_info i
+    RETURNING id INTO snap;
+    INSERT INTO sdp.snapshot_queries
+    SELECT snap, q.dbid, q.queryid, min(q.query), sum(q.calls), sum(q.total_exec_time),
+           sum(q.total_exec_time) / greatest(sum(q.calls), 1),
+           max(q.p95_exec_time), max(q.p99_exec_time), sum(q.rows)
+      FROM sdp.query_totals q
+     WHERE q.queryid IS NOT NULL
+     GROUP BY q.dbid, q.queryid;
+    RETURN snap;
+END
+$$;

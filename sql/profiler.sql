@@ -88,7 +88,8 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT count(*), 1 AS analyzed FROM milk_records WHERE farm_id = 3;
 SET smart_dairy_perf.track = 'top';
 SELECT toplevel, calls, query FROM sdp.query_stats
-  WHERE query LIKE '%AS explained FROM%' OR query LIKE '%AS analyzed FROM%';
+  WHERE query LIKE '%AS explained FROM%' OR query LIKE '%AS analyzed FROM%'
+  ORDER BY toplevel, query COLLATE "C";
 
 -- track = none records nothing; enabled = off neither
 SET smart_dairy_perf.track = 'none';

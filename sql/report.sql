@@ -20,6 +20,10 @@ SELECT r LIKE '<!DOCTYPE html>%' AS doctype, r LIKE '%</html>' || E'\n' AS close
        (SELECT count(*) FROM regexp_matches(r, '<h2>', 'g')) AS sections,
        r NOT LIKE '%<script%' AS no_script
   FROM sdp.report('html', 'rp before', 'rp after') r;
+-- the advisor's coverage line: what share of the workload its advice covers
+SELECT regexp_replace(line, ' +(\d+) +\d+\.\d$', ': \1 statements') AS coverage
+  FROM regexp_split_to_table(sdp.report('text'), E'\n') line
+ WHERE line ~ '^[a-z][a-zA-Z ,]+ +\d+ +\d+\.\d$';
 -- text that looks like markup is escaped in HTML
 CREATE TABLE "rp <b>bold</b>" (id int);
 INSERT INTO "rp <b>bold</b>" SELECT generate_series(1, 10);

@@ -31,10 +31,33 @@
  */
 #define ADVISOR_COVERING_MARGIN	1.25
 #define ADVISOR_PARTIAL_MARGIN	0.95
+/* column = constant makes a partial index only on columns this few-valued */
+#define ADVISOR_PARTIAL_MAX_DISTINCT	100
 /* a partial index keeps at most this fraction of the table */
 #define ADVISOR_PARTIAL_MAX_FRACTION 0.5
 /* OIDs no catalog hands out, one per candidate */
 #define ADVISOR_FAKE_OID_BASE	((Oid) 0xFFF00000)
+
+/*
+ * Why a profiled statement was or was not planned (advisor_coverage.c).
+ * The order is the order of the coverage rows.
+ */
+typedef enum AdvisorOutcome
+{
+	ADVISOR_PLANNED,			/* from its normalized text */
+	ADVISOR_PLANNED_SAMPLE,		/* from its sample, real constants */
+	ADVISOR_NO_TABLE,			/* reads no table: nothing to index */
+	ADVISOR_NOT_FOUND,			/* a relation, column or function did not resolve */
+	ADVISOR_SYNTAX,				/* the text does not parse or its $n have no type */
+	ADVISOR_CUT,				/* the text was cut at max_query_text */
+	ADVISOR_PERMISSION,			/* text hidden from the caller, or rights gone */
+	ADVISOR_ROLE_GONE,			/* the role that ran it no longer exists */
+	ADVISOR_OWNERS,				/* a superuser's over several owners' tables */
+	ADVISOR_NOT_INDEXABLE,		/* INSERT, utility, several statements */
+	ADVISOR_BEYOND_LIMIT,		/* past the ADVISOR_MAX_QUERIES heaviest */
+	ADVISOR_OTHER_ERROR,
+	ADVISOR_NOUTCOMES
+} AdvisorOutcome;
 
 /* One statement of the workload (index_advisor.c). */
 typedef struct WorkItem
@@ -42,9 +65,16 @@ typedef struct WorkItem
 	int64		queryid;
 	Oid			userid;			/* planned as this role (see prepare_item()) */
 	const char *search_path;	/* under this search_path */
-	char	   *text;
+	char	   *text;			/* what was planned (the sample or the normalized text) */
+	char	   *normalized;		/* NULL for the observed predicates */
+	char	   *sample;			/* NULL: none kept */
 	int64		calls;
 	double		total_ms;
+	AdvisorOutcome outcome;
+	char	   *error;			/* why it was not planned, when an error said so */
+	bool		from_sample;	/* being planned from the sample: real constants */
+	bool		constants_matter;	/* the sample's plan tested a constant that
+									 * the normalized text hides (collection) */
 	Query	   *query;
 	List	   *relids;			/* tables the statement reads */
 	double		base_cost;		/* no hypothetical index */
@@ -60,7 +90,9 @@ typedef struct Candidate
 	SdpHypoKey	keys[ADVISOR_MAX_COMPOSITE];
 	int			ninclude;		/* INCLUDE columns, for index-only scans */
 	AttrNumber	include[ADVISOR_MAX_INCLUDE];
-	List	   *predicate;		/* partial index: IS [NOT] NULL, boolean columns */
+	List	   *predicate;		/* partial index: IS [NOT] NULL, boolean columns,
+								 * a sample's column = constant */
+	struct Candidate *variant_of;	/* a variant's plain index, when its keys differ */
 	Oid			fake_oid;
 	bool		chosen;
 	bool		dropped;
@@ -85,6 +117,12 @@ extern double sdp_advisor_what_if(WorkItem *w, Candidate *c, bool *used,
 extern bool sdp_advisor_item_reads(WorkItem *w, Oid relid);
 extern double sdp_advisor_cost_using(WorkItem *w, Candidate *c,
 									 MemoryContext scratch);
+
+/* advisor_coverage.c: what share of the workload was planned, and why not */
+extern AdvisorOutcome sdp_advisor_classify_error(ErrorData *edata, const char *text);
+extern const char *sdp_advisor_outcome_name(AdvisorOutcome outcome);
+extern void sdp_advisor_coverage_remember(const WorkItem *items, int n);
+extern void sdp_advisor_coverage_rows(ReturnSetInfo *rsinfo, const WorkItem *items, int n);
 
 /* advisor_choice.c: the greedy choice and its rows */
 extern List *sdp_advisor_choose(WorkItem *items, int n, double min_pct,

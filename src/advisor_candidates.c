@@ -11,8 +11,13 @@
  *	  (equivalence classes, and outer-join clauses), and expressions over
  *	  one column with immutable functions (lower(email)); and two variants
  *	  of the composite index: partial on the statement's IS [NOT] NULL and
- *	  boolean tests, covering with the few more columns an index-only scan
- *	  needs.  A candidate whose columns lead an existing valid index, on a
+ *	  boolean tests, and, for a statement planned from its sample (real
+ *	  constants), on its column = constant tests (status = 'pending'),
+ *	  keyed on the other columns when there are any (the statement is then
+ *	  flagged constants_matter, as it is for a range with a constant
+ *	  bound: index_advisor.c plans its sample rather than its normalized
+ *	  text); covering with the few more columns an index-only scan needs.
+ *	  A candidate whose columns lead an existing valid index, on a
  *	  catalog, or on a table smaller than
  *	  smart_dairy_perf.advisor_min_table_pages is dropped.
  *
@@ -43,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/selfuncs.h"
 #include "utils/syscache.h"
 
 #include "advisor.h"
@@ -85,6 +91,23 @@ operand_key(PlannerInfo *root, Node *node, Index varno, SdpHypoKey *key)
 	key->expr = copyObject(node);
 	ChangeVarNodes(key->expr, varno, 1, 0);
 	return true;
+}
+
+static bool
+contains_param_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+		return true;
+	return expression_tree_walker(node, contains_param_walker, context);
+}
+
+/* Does the expression use a parameter ($n, or a PL/pgSQL variable)? */
+static bool
+contains_param(Node *node)
+{
+	return contains_param_walker(node, NULL);
 }
 
 static bool
@@ -228,7 +251,7 @@ same_include(const Candidate *c, const AttrNumber *include, int ninclude)
  * same.  include and predicate (varno 1) make covering and partial
  * variants of the plain index on keys.
  */
-static void
+static Candidate *
 add_variant(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys,
 			AttrNumber *include, int ninclude, List *predicate)
 {
@@ -239,7 +262,7 @@ add_variant(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys,
 	if (nkeys == 0 || served_by_existing(rel, keys, nkeys) ||
 		(get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE &&
 		 served_by_partitioned_index(relid, keys, nkeys)))
-		return;
+		return NULL;
 	foreach(lc, sdp_advisor_candidates)
 	{
 		Candidate  *other = lfirst(lc);
@@ -249,7 +272,7 @@ add_variant(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys,
 		for (int i = 0; same && i < nkeys; i++)
 			same = sdp_advisor_same_key(&other->keys[i], &keys[i]);
 		if (same)
-			return;
+			return other;
 	}
 	old = MemoryContextSwitchTo(sdp_advisor_cxt);
 	c = palloc0(sizeof(Candidate));
@@ -266,21 +289,78 @@ add_variant(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys,
 	c->fake_oid = ADVISOR_FAKE_OID_BASE + list_length(sdp_advisor_candidates);
 	sdp_advisor_candidates = lappend(sdp_advisor_candidates, c);
 	MemoryContextSwitchTo(old);
+	return c;
 }
 
 static void
 add_candidate(RelOptInfo *rel, Oid relid, SdpHypoKey *keys, int nkeys)
 {
-	add_variant(rel, relid, keys, nkeys, NULL, 0, NIL);
+	(void) add_variant(rel, relid, keys, nkeys, NULL, 0, NIL);
 }
 
-/* IS [NOT] NULL on a column, or a boolean column: a partial index's predicate */
+/*
+ * column = a constant of the statement's text (not a parameter), with the
+ * btree equality of the column's type: *attnum gets the column.  With
+ * root, only on a column of few distinct values (a state, a kind, a flag:
+ * ADVISOR_PARTIAL_MAX_DISTINCT), where a constant is part of the
+ * application's code rather than its input: a sample's customer_id = 4711
+ * stands for any customer, its status = 'pending' for the pending ones.
+ */
 static bool
-constant_test(Node *clause, Index varno)
+equals_constant(PlannerInfo *root, Node *clause, Index varno, AttrNumber *attnum)
+{
+	VariableStatData vardata;
+	double		ndistinct;
+	bool		isdefault;
+	OpExpr	   *op = (OpExpr *) clause;
+	Node	   *l;
+	Node	   *r;
+
+	if (!IsA(clause, OpExpr) || list_length(op->args) != 2)
+		return false;
+	l = linitial(op->args);
+	r = lsecond(op->args);
+	while (IsA(l, RelabelType))
+		l = (Node *) ((RelabelType *) l)->arg;
+	if (IsA(l, Const))
+	{
+		Node	   *t = l;
+
+		l = r;
+		r = t;
+		while (IsA(l, RelabelType))
+			l = (Node *) ((RelabelType *) l)->arg;
+	}
+	if (!IsA(l, Var) || !IsA(r, Const) || ((Const *) r)->constisnull)
+		return false;
+	if (((Var *) l)->varno != varno || ((Var *) l)->varattno <= 0 ||
+		((Var *) l)->varlevelsup != 0)
+		return false;
+	if (btree_strategy(op->opno, l, false) != BTEqualStrategyNumber)
+		return false;
+	*attnum = ((Var *) l)->varattno;
+	if (root == NULL)
+		return true;
+	examine_variable(root, l, varno, &vardata);
+	ndistinct = get_variable_numdistinct(&vardata, &isdefault);
+	ReleaseVariableStats(vardata);
+	return !isdefault && ndistinct <= ADVISOR_PARTIAL_MAX_DISTINCT;
+}
+
+/*
+ * IS [NOT] NULL on a column, or a boolean column: a partial index's
+ * predicate; with real constants (a statement planned from its sample)
+ * also column = constant.
+ */
+static bool
+constant_test(PlannerInfo *root, Node *clause, Index varno, bool real_constants)
 {
 	Node	   *arg;
 	Var		   *var;
+	AttrNumber	attnum;
 
+	if (real_constants && equals_constant(root, clause, varno, &attnum))
+		return true;
 	if (IsA(clause, NullTest))
 		arg = ((NullTest *) clause)->argisrow ? NULL : (Node *) ((NullTest *) clause)->arg;
 	else if (is_notclause(clause))
@@ -311,6 +391,10 @@ add_variants(PlannerInfo *root, RelOptInfo *rel, Index rti, Oid relid,
 	AttrNumber	include[ADVISOR_MAX_INCLUDE];
 	int			ninclude = 0;
 	bool		covering = true;
+	bool		real_constants = sdp_advisor_collecting_for != NULL &&
+		sdp_advisor_collecting_for->from_sample;
+	SdpHypoKey	partial_keys[ADVISOR_MAX_COMPOSITE];
+	int			npartial_keys = 0;
 	ListCell   *lc;
 	int			x = -1;
 
@@ -318,7 +402,7 @@ add_variants(PlannerInfo *root, RelOptInfo *rel, Index rti, Oid relid,
 	{
 		RestrictInfo *ri = lfirst(lc);
 
-		if (constant_test((Node *) ri->clause, rti))
+		if (constant_test(root, (Node *) ri->clause, rti, real_constants))
 		{
 			Node	   *test = copyObject((Node *) ri->clause);
 
@@ -332,7 +416,56 @@ add_variants(PlannerInfo *root, RelOptInfo *rel, Index rti, Oid relid,
 		clauselist_selectivity(root, tests, rti, JOIN_INNER, NULL) > ADVISOR_PARTIAL_MAX_FRACTION)
 		predicate = NIL;
 	if (predicate != NIL)
-		add_variant(rel, relid, keys, nkeys, NULL, 0, predicate);
+	{
+		Candidate  *plain = NULL;
+		Candidate  *partial;
+
+		if (real_constants)
+			foreach(lc, predicate)
+			{
+				AttrNumber	attnum;
+
+				if (equals_constant(NULL, lfirst(lc), 1, &attnum))
+					sdp_advisor_collecting_for->constants_matter = true;
+			}
+
+		/* keyed on the columns the predicate does not fix, if any */
+		for (int i = 0; i < nkeys; i++)
+		{
+			bool		fixed = false;
+			AttrNumber	attnum;
+
+			foreach(lc, predicate)
+				if (keys[i].attnum > 0 && equals_constant(NULL, lfirst(lc), 1, &attnum) &&
+					attnum == keys[i].attnum)
+					fixed = true;
+			if (!fixed)
+				partial_keys[npartial_keys++] = keys[i];
+		}
+		if (npartial_keys == 0)
+		{
+			memcpy(partial_keys, keys, sizeof(SdpHypoKey) * nkeys);
+			npartial_keys = nkeys;
+		}
+		else if (npartial_keys < nkeys)
+		{
+			/* the plain index on all keys, for eligible() to weigh it against */
+			foreach(lc, sdp_advisor_candidates)
+			{
+				Candidate  *c = lfirst(lc);
+				bool		same = c->relid == relid && c->nkeys == nkeys &&
+					c->ninclude == 0 && c->predicate == NIL;
+
+				for (int i = 0; same && i < nkeys; i++)
+					same = sdp_advisor_same_key(&c->keys[i], &keys[i]);
+				if (same)
+					plain = c;
+			}
+		}
+		partial = add_variant(rel, relid, partial_keys, npartial_keys, NULL, 0, predicate);
+		if (partial != NULL && plain != NULL && partial->variant_of == NULL)
+			partial->variant_of = plain;
+	}
 
 	/* the columns an index-only scan would return; a predicate answers its own tests */
 	foreach(lc, rel->baserestrictinfo)
@@ -444,6 +577,11 @@ collect_candidates(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry 
 				btree_strategy(sa->opno, linitial(sa->args), false) == BTEqualStrategyNumber)
 				strategy = BTEqualStrategyNumber;
 		}
+		/* a sample's range bound is a real value: its selectivity is real */
+		if (strategy != 0 && strategy != BTEqualStrategyNumber &&
+			sdp_advisor_collecting_for != NULL && sdp_advisor_collecting_for->from_sample &&
+			!contains_param(clause))
+			sdp_advisor_collecting_for->constants_matter = true;
 		if (strategy == BTEqualStrategyNumber && neq < lengthof(eq) && !has_key(eq, neq, &key))
 			eq[neq++] = key;
 		else if (strategy != 0 && strategy != BTEqualStrategyNumber &&

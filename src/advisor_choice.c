@@ -54,6 +54,8 @@ plain_of(Candidate *variant)
 {
 	ListCell   *lc;
 
+	if (variant->variant_of != NULL)
+		return variant->variant_of;
 	foreach(lc, sdp_advisor_candidates)
 	{
 		Candidate  *c = lfirst(lc);

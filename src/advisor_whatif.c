@@ -4,7 +4,7 @@
  *	  The index advisor's second phase, what-if costing: a workload
  *	  statement is planned again with candidates injected as hypothetical
  *	  btree indexes (hypothetical_index.c) through a get_relation_info hook,
- *	  and its plan is searched for the candidate (plan_uses).  A candidate
+ *	  and its plan is searched for the candidate (sdp_plan_uses_index()).  A candidate
  *	  on a partitioned table is injected into its partitions, on the same
  *	  columns by name.
  *
@@ -90,52 +90,6 @@ advisor_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent,
 	}
 }
 
-static bool
-plan_uses(Plan *plan, Oid indexoid)
-{
-	ListCell   *lc;
-	List	   *children = NIL;
-
-	if (plan == NULL)
-		return false;
-	switch (nodeTag(plan))
-	{
-		case T_IndexScan:
-			if (((IndexScan *) plan)->indexid == indexoid)
-				return true;
-			break;
-		case T_IndexOnlyScan:
-			if (((IndexOnlyScan *) plan)->indexid == indexoid)
-				return true;
-			break;
-		case T_BitmapIndexScan:
-			if (((BitmapIndexScan *) plan)->indexid == indexoid)
-				return true;
-			break;
-		case T_Append:
-			children = ((Append *) plan)->appendplans;
-			break;
-		case T_MergeAppend:
-			children = ((MergeAppend *) plan)->mergeplans;
-			break;
-		case T_BitmapAnd:
-			children = ((BitmapAnd *) plan)->bitmapplans;
-			break;
-		case T_BitmapOr:
-			children = ((BitmapOr *) plan)->bitmapplans;
-			break;
-		case T_SubqueryScan:
-			return plan_uses(((SubqueryScan *) plan)->subplan, indexoid);
-		case T_ModifyTable:
-		default:
-			break;
-	}
-	foreach(lc, children)
-		if (plan_uses(lfirst(lc), indexoid))
-			return true;
-	return plan_uses(plan->lefttree, indexoid) || plan_uses(plan->righttree, indexoid);
-}
-
 /*
  * Plan a workload statement with the injected hypothetical indexes
  * (sdp_advisor_injected), as its role; returns its estimated total cost and
@@ -159,11 +113,7 @@ sdp_advisor_what_if(WorkItem *w, Candidate *c, bool *used, MemoryContext scratch
 	sdp_restore_user(&saved);
 	cost = stmt->planTree->total_cost;
 	if (used)
-	{
-		*used = c != NULL && plan_uses(stmt->planTree, c->fake_oid);
-		foreach(lc, stmt->subplans)
-			*used = *used || (c != NULL && plan_uses(lfirst(lc), c->fake_oid));
-	}
+		*used = c != NULL && sdp_plan_uses_index(stmt, c->fake_oid);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(scratch);
 	return cost;

@@ -12,7 +12,9 @@
  *
  *	  Nothing is written to the catalogs; the indexes are visible only to
  *	  planning done by this backend while index_advisor.c has the
- *	  get_relation_info hook installed.
+ *	  get_relation_info hook installed.  Also here: whether a plan uses
+ *	  an index (real or hypothetical), for the advisor and for
+ *	  index_validation.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +28,7 @@
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/lsyscache.h"
@@ -199,4 +202,64 @@ int64
 sdp_hypo_index_bytes(IndexOptInfo *info)
 {
 	return (int64) info->pages * BLCKSZ;
+}
+
+static bool
+plan_uses(Plan *plan, Oid indexoid)
+{
+	ListCell   *lc;
+	List	   *children = NIL;
+
+	if (plan == NULL)
+		return false;
+	switch (nodeTag(plan))
+	{
+		case T_IndexScan:
+			if (((IndexScan *) plan)->indexid == indexoid)
+				return true;
+			break;
+		case T_IndexOnlyScan:
+			if (((IndexOnlyScan *) plan)->indexid == indexoid)
+				return true;
+			break;
+		case T_BitmapIndexScan:
+			if (((BitmapIndexScan *) plan)->indexid == indexoid)
+				return true;
+			break;
+		case T_Append:
+			children = ((Append *) plan)->appendplans;
+			break;
+		case T_MergeAppend:
+			children = ((MergeAppend *) plan)->mergeplans;
+			break;
+		case T_BitmapAnd:
+			children = ((BitmapAnd *) plan)->bitmapplans;
+			break;
+		case T_BitmapOr:
+			children = ((BitmapOr *) plan)->bitmapplans;
+			break;
+		case T_SubqueryScan:
+			return plan_uses(((SubqueryScan *) plan)->subplan, indexoid);
+		case T_ModifyTable:
+		default:
+			break;
+	}
+	foreach(lc, children)
+		if (plan_uses(lfirst(lc), indexoid))
+			return true;
+	return plan_uses(plan->lefttree, indexoid) || plan_uses(plan->righttree, indexoid);
+}
+
+/* Does the plan (its subplans included) scan indexoid?  Plan nodes only, no lock. */
+bool
+sdp_plan_uses_index(PlannedStmt *stmt, Oid indexoid)
+{
+	ListCell   *lc;
+
+	if (plan_uses(stmt->planTree, indexoid))
+		return true;
+	foreach(lc, stmt->subplans)
+		if (plan_uses(lfirst(lc), indexoid))
+			return true;
+	return false;
 }

@@ -9,6 +9,7 @@
 #define SDP_HYPOTHETICAL_INDEX_H
 
 #include "nodes/pathnodes.h"
+#include "nodes/plannodes.h"
 
 /* one key of a hypothetical index: a column, or an expression (attnum 0) */
 typedef struct SdpHypoKey
@@ -31,5 +32,6 @@ extern IndexOptInfo *sdp_hypo_index_info(PlannerInfo *root, RelOptInfo *rel,
 										 Oid relid, Oid fake_oid,
 										 const SdpHypoIndex *def);
 extern int64 sdp_hypo_index_bytes(IndexOptInfo *info);
+extern bool sdp_plan_uses_index(PlannedStmt *stmt, Oid indexoid);
 
 #endif							/* SDP_HYPOTHETICAL_INDEX_H */

@@ -30,6 +30,7 @@ extern bool sdp_track_utility;
 extern bool sdp_track_planning;
 extern int	sdp_max_queries;
 extern int	sdp_max_query_text;
+extern bool sdp_keep_samples;
 extern int	sdp_slow_query_ms;
 extern int	sdp_max_slow_queries;
 extern int	sdp_max_plan_text;

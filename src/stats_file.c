@@ -60,7 +60,8 @@
 #define SDP_FILE_MAGIC		0x53445031	/* "SDP1" */
 #define SDP_FILE_VERSION	3		/* 2: CRC trailer, pattern encoding;
 										 * 3: planning/JIT counters, slow
-										 * ring, observed predicates */
+										 * ring, observed predicates, the
+										 * entries' search_path and sample */
 
 #define SDP_STATS_TMPFILE	SDP_STATS_FILE ".tmp"
 

@@ -229,7 +229,7 @@ BEGIN
                  WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS mean_ms,
                (SELECT count(*) FROM sdp.slow_queries) AS slow_executions,
                (SELECT count(*) FROM sdp.n_plus_one) AS n_plus_one_patterns,
-               (SELECT count(*) FROM sdp.recommend_indexes()) AS indexes_recommended,
+               (SELECT count(*) FROM sdp._recommend_indexes(10, current_setting('search_path'))) AS indexes_recommended,
                (SELECT count(*) FROM sdp.unused_indexes) + (SELECT count(*) FROM sdp.duplicate_indexes)
                  + (SELECT count(*) FROM sdp.redundant_indexes) AS indexes_to_drop,
                (SELECT hit_ratio FROM sdp.cache_hit_ratio WHERE scope = 'database') AS cache_hit_ratio,
@@ -296,8 +296,13 @@ BEGIN
     $q$, 'no N+1 pattern seen');
     out := out || sdp._report_section(fmt, 'Recommended indexes', $q$
         SELECT "table"::text AS "table", columns, improvement_pct, calls, total_exec_ms, ddl
-          FROM sdp.recommend_indexes()
+          FROM sdp._recommend_indexes(10, current_setting('search_path'))
     $q$, 'no index would make the workload faster');
+    -- how much of the workload that advice covers (the run just above)
+    out := out || sdp._report_section(fmt, 'Index advisor coverage', $q$
+        SELECT c.reason AS outcome, c.statements, round(c.time_pct::numeric, 1) AS pct_of_time
+          FROM sdp._advisor_last_coverage() c
+    $q$, 'no statement profiled in this database');
     out := out || sdp._report_section(fmt, 'Indexes to review', $q$
         SELECT 'unused' AS kind, table_name, index_name, size, drop_ddl AS ddl FROM sdp.unused_indexes
         UNION ALL SELECT 'duplicate', table_name, index_name, size, drop_ddl FROM sdp.duplicate_indexes

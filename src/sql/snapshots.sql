@@ -51,6 +51,13 @@ BEGIN
             USING ERRCODE = 'unique_violation',
                   HINT = format('Choose another label, or DELETE FROM sdp.snapshots WHERE label = %L first.', label);
     END IF;
+    -- a standby cannot write the snapshot's rows: say where to take them
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot take a snapshot on a hot standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'A snapshot is rows of sdp.snapshots, and a standby cannot write. This standby''s own statistics stay readable here: sdp.query_stats, sdp.report().',
+                  HINT = 'Take snapshots on the primary. To keep this standby''s figures, copy them out, e.g. \copy (SELECT * FROM sdp.query_totals) TO ''standby_stats.csv'' CSV HEADER';
+    END IF;
     INSERT INTO sdp.snapshots (label, stats_reset, automatic)
     SELECT label, i.stats_reset, automatic FROM sdp.profiler_info i
     RETURNING id INTO snap;

@@ -138,8 +138,15 @@ my ($counters_size, $nentries, $npatterns) =
   (unpack('V', substr($orig, 12, 4)), unpack('q<', substr($orig, 24, 8)),
 	unpack('q<', substr($orig, 32, 8)));
 my $pos = 56;
-my $entry_fixed = 32 + $counters_size + 8 + 64 + 4 + 4;
-$pos += $entry_fixed + unpack('l<', substr($orig, $pos + $entry_fixed - 4, 4)) for 1 .. $nentries;
+# an entry: fixed part ending in search_path_len, sample_len, query_len;
+# then the text, the search_path (when recorded) and the sample
+my $entry_fixed = 32 + $counters_size + 8 + 64 + 4 + 4 + 4 + 4;
+for (1 .. $nentries)
+{
+	my ($path_len, $sample_len, $qlen) =
+	  unpack('l<l<l<', substr($orig, $pos + $entry_fixed - 12, 12));
+	$pos += $entry_fixed + $qlen + ($path_len > 0 ? $path_len : 0) + $sample_len;
+}
 for (1 .. $npatterns)
 {
 	my ($qlen, $plen) = unpack('l<l<', substr($orig, $pos + 40 + 48 + 64 + 8, 8));

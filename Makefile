@@ -13,6 +13,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/profiler_sql.o \
                src/nplus1.o \
                src/nplus1_store.o \
+               src/own_code.o \
                src/spi_util.o \
                src/run_as_owner.o \
                src/maintenance_lock.o \

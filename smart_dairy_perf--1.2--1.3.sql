@@ -1110,3 +1110,111 @@ SELECT
       'Entries evicted to make room since the last full reset.',
       (SELECT format(E'sdp_profiler_evictions_total %s\n', i.evictions) FROM sdp.profiler_info i))
 $$;
+
+-- ====================================================================
+-- Issue 17: N+1 loops of up to five statements per row, the parent's rows,
+-- framework tags, and no patterns of foreign-key checks or of the
+-- extension's own code (sdp.n_plus_one gains columns: recreated).
+-- ====================================================================
+DROP VIEW sdp.n_plus_one;
+DROP FUNCTION sdp.n_plus_one_patterns(boolean);
+
+CREATE FUNCTION sdp.n_plus_one_patterns(
+    showtext boolean DEFAULT true,
+    OUT userid oid,
+    OUT dbid oid,
+    OUT queryid bigint,
+    OUT query text,
+    OUT kind text,
+    OUT parent_queryid bigint,
+    OUT parent_query text,
+    OUT occurrences bigint,
+    OUT total_repeats bigint,
+    OUT max_repeats bigint,
+    OUT total_exec_ms double precision,
+    OUT nested boolean,
+    OUT application_name text,
+    OUT first_seen timestamptz,
+    OUT last_seen timestamptz,
+    OUT loop_id bigint,
+    OUT loop_queryids bigint[],
+    OUT loop_position integer,
+    OUT per_iteration integer,
+    OUT origin text,
+    OUT parent_rows bigint,
+    OUT parent_rows_known bigint,
+    OUT tags text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sdp_n_plus_one_patterns'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- The tags a framework writes in a statement's comment to say which code
+-- sent it, as key-value pairs: SQLCommenter (key='value',...; values
+-- URL-encoded) and Rails query log tags / marginalia (key:value,...).
+CREATE FUNCTION sdp.query_tags(comment text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT jsonb_object_agg(key, value)
+  FROM (SELECT DISTINCT ON (m[1]) m[1] AS key,
+               CASE WHEN v !~ '%[0-9A-Fa-f]{2}' OR v ~ '%[89A-Fa-f][0-9A-Fa-f]' THEN v
+                    ELSE (SELECT convert_from(decode(string_agg(
+                                     CASE WHEN t[1] ~ '^%' THEN substr(t[1], 2)
+                                          ELSE encode(convert_to(t[1], 'UTF8'), 'hex') END,
+                                     '' ORDER BY n), 'hex'), 'UTF8')
+                            FROM regexp_matches(v, '%[0-9A-Fa-f]{2}|.', 'g') WITH ORDINALITY AS c(t, n))
+               END AS value
+          FROM regexp_matches(comment,
+                              '([A-Za-z_][A-Za-z0-9_.%-]*)\s*[=:]\s*(''[^'']*''|[^,'']*)', 'g')
+               WITH ORDINALITY AS x(m, o),
+               LATERAL (SELECT btrim(btrim(m[2]), '''') AS v) y
+         ORDER BY m[1], o DESC) kv
+$$;
+
+-- One row per N+1 pattern: the repeated statement, the statement that
+-- drove the loop, the other statements of the same loop, how often and how
+-- long, the rows the parent returned, the framework tags, and how to batch
+-- it.  A loop of several statements per row (two associations loaded
+-- lazily for each order) is one row per statement, with one loop_id.
+CREATE VIEW sdp.n_plus_one AS
+    WITH p AS (
+        SELECT p.*,
+               substring(p.query from '(?i)from\s+([^\s,;()]+)') AS from_table
+          FROM sdp.n_plus_one_patterns(true) p
+    )
+    SELECT p.queryid, p.query, p.kind, p.parent_queryid, p.parent_query,
+           p.occurrences,
+           round(p.total_repeats::numeric / nullif(p.occurrences, 0), 1) AS avg_repeats,
+           p.max_repeats, p.total_exec_ms, p.nested, p.application_name,
+           p.first_seen, p.last_seen,
+           sdp.n_plus_one_suggestion(p.kind, p.query, p.parent_query, p.nested)
+           || CASE WHEN cardinality(p.loop_queryids) > 1 AND p.kind = 'select_loop' THEN
+                  CASE WHEN p.per_iteration > 1 AND p.parent_queryid = ANY (p.loop_queryids) THEN
+                      format('. It runs %s times for each row of its parent, itself inside the loop: '
+                             || 'eager-load the nested association in the outer query '
+                             || '(Rails includes(a: :b), Django prefetch_related(''a__b''))', p.per_iteration)
+                  ELSE
+                      format('. It loops together with %s (%s statements per row): '
+                             || 'eager-load these associations together '
+                             || '(Rails includes(:a, :b), Django select_related / prefetch_related of both)',
+                             coalesce((SELECT string_agg(DISTINCT coalesce(o.from_table, o.queryid::text), ', ')
+                                         FROM p o
+                                        WHERE o.loop_id = p.loop_id AND o.queryid <> p.queryid),
+                                      'other statements'),
+                             cardinality(p.loop_queryids))
+                  END
+              ELSE '' END AS suggestion,
+           p.userid, p.dbid,
+           p.loop_id, p.loop_queryids, p.loop_position, p.per_iteration,
+           round(p.parent_rows::numeric / nullif(p.parent_rows_known, 0), 1) AS avg_parent_rows,
+           sdp.query_tags(p.tags) AS tags,
+           p.origin
+      FROM p
+     ORDER BY p.total_exec_ms DESC;
+
+COMMENT ON VIEW sdp.n_plus_one IS
+'N+1 query patterns: statements repeated in a loop by one session, with their parent, the statements looping with them, the parent''s rows, framework tags and a batching suggestion';
+
+GRANT SELECT ON sdp.n_plus_one TO PUBLIC;

@@ -2,34 +2,62 @@
  *
  * nplus1.c
  *	  N+1 detection, per backend: watches the statements this session runs
- *	  and finds bursts of one query shape inside one unit of work, the ORM's
- *	  lazy-loading loop, the row-by-row DML loop, and the same inside
- *	  PL/pgSQL.  Confirmed bursts go to the pattern table (nplus1_store.c).
+ *	  and finds loops inside one unit of work: the ORM's lazy loading of one
+ *	  association per row (A A A ...), of two or more per row (A B A B ...,
+ *	  up to five statements per iteration), of a nested association
+ *	  (items, then each item's product: I P P I P P ...), the row-by-row
+ *	  DML loop, and the same inside PL/pgSQL.  Confirmed loops go to the
+ *	  pattern table (nplus1_store.c), one pattern per shape of the loop,
+ *	  every shape with the loop's parent and the list of the shapes that
+ *	  loop together.
  *
- *	  A run is a sequence of consecutive executions of the same query id at
- *	  the same nesting level in the same unit of work.  Another statement at
- *	  that level ends the run; the statement just before a run is its parent.
- *	  The unit of work of a client statement (level 0) is, in this order:
+ *	  Units of work.  The unit of a client statement (level 0) is, in this
+ *	  order:
  *	  - the value of smart_dairy_perf.request_id, when the application sets
  *	    it (SET LOCAL per request): exact grouping;
- *	  - the transaction, inside an explicit transaction block: a hot endpoint
- *	    whose every request is its own transaction never forms a run;
- *	  - otherwise (autocommit), a chain of statements each starting at most
- *	    nplus1_max_gap_ms after the previous one ended.  Such a run must
- *	    follow a parent statement in its chain: a connection that does
- *	    nothing but one lookup, back to back, is a hot endpoint, not a loop.
+ *	  - otherwise a chain of statements: a transaction block that runs two
+ *	    or more statements is one link that nothing breaks; statements in
+ *	    autocommit and single-statement transactions (an ORM's BEGIN; save;
+ *	    COMMIT) are links that follow each other within nplus1_max_gap_ms.
+ *	    After a multi-statement transaction a new chain starts: a job-queue
+ *	    worker or a hot endpoint whose every request is its own transaction
+ *	    never forms a loop.  A loop in a chain of single-statement links
+ *	    must follow a parent statement: a connection that does nothing but
+ *	    one lookup, back to back, is a hot endpoint, not a loop.
  *	  The unit of a nested statement is the execution of the statement that
- *	  encloses it (one call of a function, one DO block).
+ *	  encloses it (one call of a function, one DO block, one INSERT whose
+ *	  foreign-key checks run below it).
  *
- *	  A run becomes a burst when it reaches nplus1_min_repeats; from then on
- *	  each further execution is added to the pattern as it happens, so the
- *	  view is current even while the loop still runs.
+ *	  Loops.  Each level keeps the last statements of its unit (history).
+ *	  When the last 2p statements are one sequence of p shapes twice over
+ *	  (p = 1 .. SDP_NPLUS1_MAX_PERIOD, the shortest wins), a loop starts:
+ *	  its positions are that sequence, its parent the statement just
+ *	  before.  The loop is then followed position by position; a statement
+ *	  of the loop met at a later position than expected skips the ones in
+ *	  between (a lazy load the ORM answered from its cache), tolerated while
+ *	  skipped positions stay below half the iterations; a statement that is
+ *	  no shape of the loop ends it.  A shape executed several times per
+ *	  iteration is nested under the shape before it (order -> items ->
+ *	  product: the product lookup's parent is the items query), the others
+ *	  share the loop's parent.  Once the loop has run nplus1_min_repeats
+ *	  iterations, each shape is confirmed at its next execution (its text,
+ *	  its tags and the statement's own checks are at hand then) and every
+ *	  further execution is added to its pattern as it happens.
  *
- *	  Cost: per statement, a few comparisons on per-backend state (measured:
- *	  135 instructions per point SELECT, 2.7 % of what pg_stat_statements
- *	  adds); shared memory only for statements of a confirmed burst.  The statement end
- *	  time is derived from its start and its measured duration, so no extra
- *	  clock read is needed.
+ *	  Noise.  Not patterns unless nplus1_include_internal is on: statements
+ *	  of the extension's own code (own_code.c: its workers, its SQL
+ *	  functions), which are not even watched; PostgreSQL's foreign-key
+ *	  checks and cascades (the RI triggers' queries, recognised by their
+ *	  generated text, nested below the statement that fired them); and keyset
+ *	  pagination (a statement that orders and limits by a range over a
+ *	  parameter: each page is driven by the previous one, not by a parent).
+ *
+ *	  Cost: per statement, a few comparisons on per-backend state and one
+ *	  history slot; a loop search (at most 15 comparisons) only when the
+ *	  statement matches one of the last five; shared memory only for the
+ *	  statements of a confirmed loop.  The statement end time is derived
+ *	  from its start and its measured duration, so no extra clock read is
+ *	  needed.  Measured figures: README, "Overhead".
  *
  *-------------------------------------------------------------------------
  */
@@ -38,20 +66,45 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 
 #include "compat.h"
 #include "normalize.h"
 #include "nplus1.h"
+#include "own_code.h"
 #include "profiler_store.h"
 #include "sdp_config.h"
 
 /* which kind of unit a level-0 unit id stands for (top bits) */
 #define UNIT_REQUEST	(UINT64CONST(1) << 62)
-#define UNIT_XACT		(UINT64CONST(2) << 62)
 #define UNIT_CHAIN		(UINT64CONST(3) << 62)
 #define UNIT_KIND(u)	((u) & (UINT64CONST(3) << 62))
+
+/* statements of the unit remembered per level: a power of two */
+#define HISTORY			16
+#define HISTORY_MASK	(HISTORY - 1)
+
+typedef struct HistoryEntry
+{
+	uint64		queryid;
+	int64		rows;
+	double		exec_ms;
+} HistoryEntry;
+
+/* one distinct shape of the loop being followed */
+typedef struct LoopShapeState
+{
+	uint64		queryid;
+	int			per_iteration;
+	uint64		parent_queryid;
+	int64		execs;
+	double		exec_ms;
+	int64		rows;
+	bool		decided;		/* confirmed or found not to be a pattern */
+	SdpPattern *pattern;		/* when confirmed and kept */
+} LoopShapeState;
 
 typedef struct LevelState
 {
@@ -59,20 +112,35 @@ typedef struct LevelState
 	uint64		running_queryid;
 	uint64		running_serial; /* unit id of the levels nested below */
 
-	/* the current run */
+	/* the unit and its last statements */
 	uint64		unit;
-	uint64		queryid;		/* 0: no run */
+	uint32		nstatements;	/* in this unit so far */
+	HistoryEntry history[HISTORY];
+
+	/* the loop being followed: period 0 for none */
+	int			period;
+	uint64		positions[SDP_NPLUS1_MAX_PERIOD];
+	int			position_shape[SDP_NPLUS1_MAX_PERIOD];
+	int			last_position;
+	int			nshapes;
+	LoopShapeState shapes[SDP_NPLUS1_MAX_PERIOD];
+	int64		iterations;
+	int64		skipped;
 	uint64		parent_queryid;
-	int64		repeats;
-	double		exec_ms;
-	SdpPattern *pattern;		/* set once the run is a confirmed burst */
+	int64		parent_rows;	/* -1: unknown */
+	uint64		loop_id;
 	uint64		pattern_generation;
 } LevelState;
 
 static LevelState levels[SDP_NPLUS1_MAX_LEVELS];
 static uint64 statement_serial = 0;
+
+/* the level-0 chain: where it is, and the transaction it saw last */
 static uint64 chain_serial = 0;
 static TimestampTz last_client_end = 0;
+static LocalTransactionId chain_lxid = InvalidLocalTransactionId;
+static int	chain_xact_statements = 0;
+static bool chain_xact_in_block = false;
 
 /* request_id as last seen, and its hash */
 static char cached_request[256];
@@ -83,7 +151,8 @@ bool
 sdp_nplus1_watching(int level)
 {
 	return sdp_enabled && sdp_nplus1_detection && level < SDP_NPLUS1_MAX_LEVELS &&
-		sdp_store != NULL && !IsParallelWorker();
+		sdp_store != NULL && !IsParallelWorker() &&
+		(!sdp_own_code_running() || sdp_nplus1_include_internal);
 }
 
 /*
@@ -99,9 +168,12 @@ sdp_nplus1_statement_start(int level, uint64 queryid)
 	levels[level].running_serial = ++statement_serial;
 }
 
+/* The unit of a client statement that started at start (see the header). */
 static uint64
 client_unit(TimestampTz start)
 {
+	LocalTransactionId lxid = SDP_MY_LXID;
+
 	if (sdp_request_id != NULL && sdp_request_id[0] != '\0')
 	{
 		if (strncmp(sdp_request_id, cached_request, sizeof(cached_request) - 1) != 0)
@@ -112,13 +184,19 @@ client_unit(TimestampTz start)
 		}
 		return UNIT_REQUEST | (cached_request_hash >> 2);
 	}
-	if (IsTransactionBlock())
-		return UNIT_XACT | (uint64) SDP_MY_LXID;
 
-	/* autocommit: continue the chain if this statement followed closely */
-	if (UNIT_KIND(levels[0].unit) != UNIT_CHAIN || last_client_end == 0 ||
-		start - last_client_end > (TimestampTz) sdp_nplus1_max_gap_ms * 1000)
-		++chain_serial;
+	if (lxid != chain_lxid)
+	{
+		/* a new transaction: a new chain after a multi-statement block or a pause */
+		if ((chain_xact_in_block && chain_xact_statements >= 2) ||
+			UNIT_KIND(levels[0].unit) != UNIT_CHAIN || last_client_end == 0 ||
+			start - last_client_end > (TimestampTz) sdp_nplus1_max_gap_ms * 1000)
+			++chain_serial;
+		chain_lxid = lxid;
+		chain_xact_statements = 0;
+	}
+	chain_xact_statements++;
+	chain_xact_in_block = IsTransactionBlock();
 	return UNIT_CHAIN | chain_serial;
 }
 
@@ -143,16 +221,100 @@ known_text(uint64 queryid, bool toplevel, int *len)
 	return text;
 }
 
-static char *
-statement_text(QueryDesc *queryDesc, int level, int *len)
+/*
+ * The last comment of the statement's own text, the tags a framework adds
+ * (SQLCommenter, Rails query log tags, marginalia), into tags; "" if none.
+ */
+static void
+statement_tags(QueryDesc *queryDesc, char *tags)
 {
-	char	   *text = known_text(queryDesc->plannedstmt->queryId, level == 0, len);
+	int			location = queryDesc->plannedstmt->stmt_location;
+	int			len = queryDesc->plannedstmt->stmt_len;
+	const char *text = CleanQuerytext(queryDesc->sourceText, &location, &len);
+	const char *open = NULL;
+	const char *close = NULL;
 
-	if (text == NULL)
-		text = sdp_statement_source_text(queryDesc, sdp_max_query_text, len);
-	return text;
+	tags[0] = '\0';
+	for (const char *p = text; p + 1 < text + len; p++)
+		if (p[0] == '/' && p[1] == '*')
+			open = p;
+	if (open != NULL)
+		for (const char *p = open + 2; p + 1 < text + len; p++)
+			if (p[0] == '*' && p[1] == '/')
+			{
+				close = p;
+				break;
+			}
+	if (open != NULL && close != NULL)
+	{
+		int			n = pg_mbcliplen(open + 2, close - open - 2,
+									 SDP_NPLUS1_TAGS_LEN - 1);
+
+		memcpy(tags, open + 2, n);
+		tags[n] = '\0';
+	}
 }
 
+/*
+ * Does PostgreSQL generate this statement itself, in a loop of its own?
+ * The RI triggers' checks and cascades: nested, and written by
+ * ri_triggers.c with fully qualified operators ("OPERATOR(pg_catalog.=)")
+ * that no ORM writes.
+ */
+static bool
+foreign_key_statement(QueryDesc *queryDesc, int level)
+{
+	const char *text = queryDesc->sourceText;
+
+	if (level == 0 || text == NULL)
+		return false;
+	return (strncmp(text, "SELECT 1 FROM ", 14) == 0 ||
+			strncmp(text, "DELETE FROM ", 12) == 0 ||
+			strncmp(text, "UPDATE ", 7) == 0) &&
+		strstr(text, " OPERATOR(pg_catalog.") != NULL &&
+		(strstr(text, " x WHERE ") != NULL || strstr(text, " FOR KEY SHARE OF x") != NULL ||
+		 strncmp(text, "SELECT 1 FROM ", 14) != 0);
+}
+
+/*
+ * Keyset pagination: the statement orders, limits, and compares with a
+ * parameter by a range (WHERE id > $1 ORDER BY id LIMIT 100).  Each page
+ * follows the last one's key: a loop, but not one a batch could replace.
+ */
+static const char *
+find_word(const char *text, const char *word)
+{
+	size_t		len = strlen(word);
+
+	for (const char *p = text; *p; p++)
+		if (pg_strncasecmp(p, word, len) == 0)
+			return p;
+	return NULL;
+}
+
+static bool
+keyset_page(const char *query)
+{
+	const char *order = find_word(query, "order by");
+	const char *p;
+
+	if (order == NULL || find_word(order, "limit") == NULL)
+		return false;
+	for (p = query; p < order; p++)
+		if ((*p == '>' || *p == '<') && p[1] != '>' && p[1] != '<' &&
+			(p == query || (p[-1] != '<' && p[-1] != '>' && p[-1] != '-')))
+		{
+			const char *q = p + 1;
+
+			if (*q == '=')
+				q++;
+			while (*q == ' ')
+				q++;
+			if (*q == '$')
+				return true;
+		}
+	return false;
+}
 
 /*
  * One LOG line for a pattern seen for the first time: one message for a
@@ -160,14 +322,14 @@ statement_text(QueryDesc *queryDesc, int level, int *len)
  * its parent's text, when known) in the detail.
  */
 static void
-log_new_pattern(const LevelState *st, bool in_function, const char *query,
-				const char *parent)
+log_new_pattern(const SdpPatternKey *key, int64 repeats, bool in_function,
+				const char *query, const char *parent)
 {
-	if (st->parent_queryid != 0)
+	if (key->parent_queryid != 0)
 		ereport(LOG,
 				(errmsg("N+1 pattern: query %lld repeated %lld times after its parent query %lld",
-						(long long) st->queryid, (long long) st->repeats,
-						(long long) st->parent_queryid),
+						(long long) key->queryid, (long long) repeats,
+						(long long) key->parent_queryid),
 				 parent == NULL ?
 				 errdetail(in_function ? "Repeated inside a function: %s" : "Repeated: %s", query) :
 				 errdetail(in_function ? "Repeated inside a function: %s\nParent: %s" :
@@ -175,65 +337,273 @@ log_new_pattern(const LevelState *st, bool in_function, const char *query,
 	else
 		ereport(LOG,
 				(errmsg("N+1 pattern: query %lld repeated %lld times",
-						(long long) st->queryid, (long long) st->repeats),
+						(long long) key->queryid, (long long) repeats),
 				 errdetail(in_function ? "Repeated inside a function: %s" : "Repeated: %s", query)));
 }
 
-/* The run reached the threshold: record it as a burst. */
+/*
+ * The loop has run its nplus1_min_repeats iterations and this statement is
+ * its shape s: record the shape as a pattern, or decide it is none.
+ */
 static void
-confirm_burst(LevelState *st, QueryDesc *queryDesc, int level)
+confirm_shape(LevelState *st, int s, QueryDesc *queryDesc, int level)
 {
+	LoopShapeState *shape = &st->shapes[s];
 	SdpPatternKey key;
+	SdpLoopShape loop;
+	SdpBurst	burst;
 	CmdType		cmd = queryDesc->operation;
-	char		kind = (cmd == CMD_INSERT || cmd == CMD_UPDATE ||
-						cmd == CMD_DELETE || cmd == CMD_MERGE)
-		? SDP_LOOP_DML : SDP_LOOP_SELECT;
+	char		tags[SDP_NPLUS1_TAGS_LEN];
 	char	   *query;
 	char	   *parent = NULL;
 	int			query_len;
 	int			parent_len = -1;
 	bool		is_new;
 
+	shape->decided = true;
+	memset(&loop, 0, sizeof(loop));
+	loop.origin = sdp_own_code_running() ? SDP_ORIGIN_EXTENSION :
+		foreign_key_statement(queryDesc, level) ? SDP_ORIGIN_FOREIGN_KEY :
+		SDP_ORIGIN_APPLICATION;
+	if (loop.origin != SDP_ORIGIN_APPLICATION && !sdp_nplus1_include_internal)
+		return;
+
+	query = known_text(shape->queryid, level == 0, &query_len);
+	if (query == NULL)
+		query = sdp_statement_source_text(queryDesc, sdp_max_query_text, &query_len);
+	if (shape->per_iteration == 1 && st->nshapes == 1 && keyset_page(query))
+	{
+		pfree(query);
+		return;
+	}
+
 	memset(&key, 0, sizeof(key));
 	key.userid = GetUserId();
 	key.dbid = MyDatabaseId;
-	key.queryid = st->queryid;
-	key.parent_queryid = st->parent_queryid;
+	key.queryid = shape->queryid;
+	key.parent_queryid = shape->parent_queryid;
 	key.appid = hash_bytes_extended((const unsigned char *) sdp_store_current_appname(),
 									strlen(sdp_store_current_appname()), 0);
+	key.loop_id = st->loop_id;
 	key.nested = level > 0;
 
-	query = statement_text(queryDesc, level, &query_len);
-	if (st->parent_queryid != 0)
+	loop.nshapes = st->nshapes;
+	loop.position = s + 1;
+	loop.per_iteration = shape->per_iteration;
+	for (int i = 0; i < st->nshapes; i++)
+		loop.queryids[i] = st->shapes[i].queryid;
+
+	if (shape->parent_queryid != 0)
 	{
-		parent = known_text(st->parent_queryid, true, &parent_len);
+		parent = known_text(shape->parent_queryid, true, &parent_len);
 		if (parent == NULL)
-			parent = known_text(st->parent_queryid, false, &parent_len);
+			parent = known_text(shape->parent_queryid, false, &parent_len);
 		if (parent == NULL)
 			parent_len = -1;
 	}
+	statement_tags(queryDesc, tags);
+
+	burst.kind = (cmd == CMD_INSERT || cmd == CMD_UPDATE ||
+				  cmd == CMD_DELETE || cmd == CMD_MERGE)
+		? SDP_LOOP_DML : SDP_LOOP_SELECT;
+	burst.loop = &loop;
+	burst.repeats = shape->execs;
+	burst.exec_ms = shape->exec_ms;
+	burst.parent_rows = -1;
+	if (shape->parent_queryid == st->parent_queryid)
+		burst.parent_rows = st->parent_rows;
+	else
+	{
+		/* nested under another shape of the loop: its rows per execution */
+		for (int i = 0; i < st->nshapes; i++)
+			if (st->shapes[i].queryid == shape->parent_queryid &&
+				st->shapes[i].execs > 0)
+				burst.parent_rows = st->shapes[i].rows / st->shapes[i].execs;
+	}
+	burst.tags = tags;
+	burst.query = query;
+	burst.query_len = query_len;
+	burst.parent = parent;
+	burst.parent_len = parent_len;
 
 	st->pattern_generation = sdp_nplus1_generation();
-	st->pattern = sdp_nplus1_confirm(&key, kind, st->repeats, st->exec_ms,
-									 query, query_len, parent, parent_len,
-									 &is_new);
+	shape->pattern = sdp_nplus1_confirm(&key, &burst, &is_new);
 	if (is_new && sdp_nplus1_log)
-		log_new_pattern(st, level > 0, query, parent);
+		log_new_pattern(&key, shape->execs, level > 0, query, parent);
 	pfree(query);
 	if (parent)
 		pfree(parent);
 }
 
 /*
- * A statement finished at this level.  O(1) unless the statement belongs to
- * a confirmed burst.
+ * The last 2p statements of the unit are one sequence of p shapes twice
+ * over: follow that loop.  The shape met several times per iteration is
+ * nested under the shape before it; the others are driven by the
+ * statement before the loop.
+ */
+static void
+start_loop(LevelState *st, int p, int level)
+{
+	uint32		n = st->nstatements;
+	uint32		first = n - 2 * p;
+	uint64		h = UINT64CONST(0x9e3779b97f4a7c15);
+
+	st->period = p;
+	st->nshapes = 0;
+	for (int i = 0; i < p; i++)
+	{
+		uint64		q = st->history[(first + i) & HISTORY_MASK].queryid;
+		int			s;
+
+		st->positions[i] = q;
+		for (s = 0; s < st->nshapes; s++)
+			if (st->shapes[s].queryid == q)
+				break;
+		if (s == st->nshapes)
+		{
+			memset(&st->shapes[s], 0, sizeof(LoopShapeState));
+			st->shapes[s].queryid = q;
+			st->nshapes++;
+		}
+		st->position_shape[i] = s;
+		st->shapes[s].per_iteration++;
+		h = hash_combine64(h, q);
+	}
+	for (uint32 i = first; i < n; i++)
+	{
+		const HistoryEntry *e = &st->history[i & HISTORY_MASK];
+		LoopShapeState *shape = &st->shapes[st->position_shape[(i - first) % p]];
+
+		shape->execs++;
+		shape->exec_ms += e->exec_ms;
+		shape->rows += e->rows;
+	}
+
+	/*
+	 * The loop's parent: the last statement before it that is none of its
+	 * shapes (an earlier, broken-off run of the loop is part of it); the
+	 * enclosing statement when the unit starts with the loop.
+	 */
+	st->parent_queryid = level > 0 ? levels[level - 1].running_queryid : 0;
+	st->parent_rows = -1;
+	for (uint32 i = first; i > 0 && n - i < HISTORY; i--)
+	{
+		const HistoryEntry *e = &st->history[(i - 1) & HISTORY_MASK];
+		int			s;
+
+		for (s = 0; s < st->nshapes; s++)
+			if (st->shapes[s].queryid == e->queryid)
+				break;
+		if (s == st->nshapes)
+		{
+			st->parent_queryid = e->queryid;
+			st->parent_rows = e->rows;
+			break;
+		}
+		if (i == 1 || n - i + 1 >= HISTORY)
+		{
+			/* only the loop's shapes as far back as we remember */
+			if (i > 1)
+				st->parent_queryid = 0;
+			break;
+		}
+	}
+	for (int s = 0; s < st->nshapes; s++)
+	{
+		st->shapes[s].parent_queryid = st->parent_queryid;
+		if (st->shapes[s].per_iteration > 1)
+		{
+			/* the nearest other shape before its first position */
+			int			i = 0;
+
+			while (st->positions[i] != st->shapes[s].queryid)
+				i++;
+			for (int back = 1; back < p; back++)
+			{
+				uint64		q = st->positions[(i - back + p) % p];
+
+				if (q != st->shapes[s].queryid)
+				{
+					st->shapes[s].parent_queryid = q;
+					break;
+				}
+			}
+		}
+	}
+	st->loop_id = hash_combine64(h, st->parent_queryid);
+	st->last_position = p - 1;
+	st->iterations = 2;
+	st->skipped = 0;
+}
+
+/* Look for a loop ending with the statement just added to the history. */
+static void
+find_loop(LevelState *st, int level)
+{
+	uint32		n = st->nstatements;
+	uint64		q = st->history[(n - 1) & HISTORY_MASK].queryid;
+
+	for (int p = 1; p <= SDP_NPLUS1_MAX_PERIOD && 2 * (uint32) p <= n; p++)
+	{
+		int			k;
+
+		if (st->history[(n - 1 - p) & HISTORY_MASK].queryid != q)
+			continue;
+		for (k = 1; k < p; k++)
+			if (st->history[(n - 1 - k) & HISTORY_MASK].queryid !=
+				st->history[(n - 1 - p - k) & HISTORY_MASK].queryid)
+				break;
+		if (k == p)
+		{
+			start_loop(st, p, level);
+			return;
+		}
+	}
+}
+
+/*
+ * The statement is at position pos of the loop: count it, confirm its shape
+ * when the loop is long enough, feed its pattern when confirmed.
+ */
+static void
+loop_step(LevelState *st, int pos, QueryDesc *queryDesc, int level,
+		  uint64 unit, int64 rows, double elapsed_ms)
+{
+	int			advance = (pos - st->last_position + st->period) % st->period;
+	LoopShapeState *shape = &st->shapes[st->position_shape[pos]];
+
+	if (advance == 0)
+		advance = st->period;
+	st->skipped += advance - 1;
+	if (st->last_position + advance >= st->period)
+		st->iterations++;
+	st->last_position = pos;
+	shape->execs++;
+	shape->exec_ms += elapsed_ms;
+	shape->rows += rows;
+
+	if (shape->pattern != NULL)
+		sdp_nplus1_add_repeat(shape->pattern, st->pattern_generation,
+							  shape->execs, elapsed_ms);
+	else if (!shape->decided && st->iterations >= sdp_nplus1_min_repeats &&
+			 (st->parent_queryid != 0 || level > 0 ||
+			  UNIT_KIND(unit) != UNIT_CHAIN ||
+			  (chain_xact_in_block && chain_xact_statements >= 2)))
+		confirm_shape(st, st->position_shape[pos], queryDesc, level);
+}
+
+/*
+ * A statement finished at this level.  O(1) unless it may start a loop
+ * (it matches one of the last five) or belongs to a confirmed one.
  */
 void
 sdp_nplus1_statement_end(QueryDesc *queryDesc, int level, double elapsed_ms)
 {
 	LevelState *st;
 	uint64		queryid = queryDesc->plannedstmt->queryId;
+	int64		rows = (int64) queryDesc->estate->es_processed;
 	uint64		unit;
+	HistoryEntry *e;
 
 	if (level >= SDP_NPLUS1_MAX_LEVELS || queryid == UINT64CONST(0))
 		return;
@@ -249,30 +619,35 @@ sdp_nplus1_statement_end(QueryDesc *queryDesc, int level, double elapsed_ms)
 	else
 		unit = levels[level - 1].running_serial;
 
-	if (st->queryid == queryid && st->unit == unit)
+	if (st->unit != unit)
 	{
-		st->repeats++;
-		st->exec_ms += elapsed_ms;
-		if (st->pattern != NULL)
-			sdp_nplus1_add_repeat(st->pattern, st->pattern_generation,
-								  st->repeats, elapsed_ms);
-		else if (st->repeats >= sdp_nplus1_min_repeats &&
-				 (st->parent_queryid != 0 || UNIT_KIND(unit) != UNIT_CHAIN ||
-				  level > 0))
-			confirm_burst(st, queryDesc, level);
-		return;
+		st->unit = unit;
+		st->nstatements = 0;
+		st->period = 0;
 	}
 
-	/* a new run starts; the statement before it in this unit is its parent */
-	if (st->unit == unit && st->queryid != 0)
-		st->parent_queryid = st->queryid;
-	else if (level > 0)
-		st->parent_queryid = levels[level - 1].running_queryid;
-	else
-		st->parent_queryid = 0;
-	st->unit = unit;
-	st->queryid = queryid;
-	st->repeats = 1;
-	st->exec_ms = elapsed_ms;
-	st->pattern = NULL;
+	if (st->period > 0)
+	{
+		int			pos = (st->last_position + 1) % st->period;
+		int			i;
+
+		/* expected next, or later in the iteration (skipping the ones between) */
+		for (i = 0; i < st->period; i++)
+			if (st->positions[(pos + i) % st->period] == queryid)
+				break;
+		if (i < st->period && 2 * (st->skipped + i) <= st->iterations)
+			loop_step(st, (pos + i) % st->period, queryDesc, level, unit,
+					  rows, elapsed_ms);
+		else
+			st->period = 0;		/* the loop ended */
+	}
+
+	e = &st->history[st->nstatements & HISTORY_MASK];
+	e->queryid = queryid;
+	e->rows = rows;
+	e->exec_ms = elapsed_ms;
+	st->nstatements++;
+
+	if (st->period == 0)
+		find_loop(st, level);
 }

@@ -54,7 +54,7 @@
 #include "stats_file.h"
 
 #define SDP_FILE_MAGIC		0x53445031	/* "SDP1" */
-#define SDP_FILE_VERSION	2		/* 2: CRC trailer, pattern encoding */
+#define SDP_FILE_VERSION	3		/* 2: CRC trailer, pattern encoding; 3: N+1 loops, tags, parent rows */
 
 #define SDP_STATS_TMPFILE	SDP_STATS_FILE ".tmp"
 

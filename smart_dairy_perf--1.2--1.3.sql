@@ -1181,7 +1181,7 @@ $$;
 CREATE VIEW sdp.n_plus_one AS
     WITH p AS (
         SELECT p.*,
-               substring(p.query from '(?i)from\s+([^\s,;()]+)') AS from_table
+               replace(substring(p.query from '(?i)from\s+([^\s,;()]+)'), '"', '') AS from_table
           FROM sdp.n_plus_one_patterns(true) p
     )
     SELECT p.queryid, p.query, p.kind, p.parent_queryid, p.parent_query,

@@ -223,11 +223,25 @@ psql_script("BEGIN;\nSELECT id FROM orders WHERE customer = 4;\n"
 expect_clean('batched = ANY', 'SELECT name FROM items WHERE id = ANY($1%');
 expect_clean('join', 'SELECT o.id, i.name FROM orders o JOIN items i%');
 
-# N5: the same statement with other statements interleaved
-psql_script("BEGIN;\n" . join('', map {
+# P13: two statements per row, alternating (A B A B ...): one loop, both
+# statements flagged with the same parent and the same loop (issue 17)
+psql_script("BEGIN;\nSELECT id FROM orders WHERE customer = 11 LIMIT 12;\n" . join('', map {
 	"SELECT price, name FROM items WHERE id = $_;\nSELECT count(*) FROM audit WHERE id = $_;\n" } 1 .. 12)
 	  . "COMMIT;\n");
-expect_clean('interleaved statements', 'SELECT price, name FROM items WHERE id = $1');
+expect_flag('two statements per row, first', 'SELECT price, name FROM items WHERE id = $1',
+	'select_loop', qr/^SELECT id FROM orders WHERE customer = \$1 LIMIT/, 0);
+expect_flag('two statements per row, second', 'SELECT count(*) FROM audit WHERE id = $1',
+	'select_loop', qr/^SELECT id FROM orders WHERE customer = \$1 LIMIT/, 0);
+is($node->safe_psql($db, q{SELECT count(DISTINCT loop_id) || ' ' || min(cardinality(loop_queryids))
+	FROM sdp.n_plus_one WHERE query IN ('SELECT price, name FROM items WHERE id = $1',
+	                                    'SELECT count(*) FROM audit WHERE id = $1')}),
+	'1 2', 'both in one loop of two shapes');
+
+# N5: the same statement with different statements between: no loop
+psql_script("BEGIN;\n" . join('', map {
+	"SELECT price, stock FROM items WHERE id = $_;\nSELECT count(*) FROM audit WHERE id > $_ AND id < " . (100 + $_) . " AND msg <> '" . ('x' x $_) . "' AND " . join(' AND ', ('true') x $_) . ";\n" } 1 .. 12)
+	  . "COMMIT;\n");
+expect_clean('interleaved with other statements each time', 'SELECT price, stock FROM items WHERE id = $1');
 
 # N6, P12: thresholds
 psql_script("BEGIN;\nSELECT id FROM orders WHERE id = 6;\n"

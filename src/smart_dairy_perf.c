@@ -73,7 +73,7 @@ double		sdp_plan_sample_rate = 0.1;
 bool		sdp_save = true;
 bool		sdp_nplus1_detection = true;
 int			sdp_nplus1_min_repeats = 10;
-int			sdp_nplus1_max_gap_ms = 10;
+int			sdp_nplus1_max_gap_ms = 100;
 bool		sdp_nplus1_log = false;
 bool		sdp_nplus1_include_internal = false;
 int			sdp_max_nplus1_patterns = 200;
@@ -280,7 +280,7 @@ define_gucs(void)
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.nplus1_max_gap_ms",
 							"For autocommit clients, the longest pause between statements of one unit of work.",
-							NULL, &sdp_nplus1_max_gap_ms, 10, 0, 3600000,
+							NULL, &sdp_nplus1_max_gap_ms, 100, 0, 3600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("smart_dairy_perf.nplus1_log",
 							 "Write a LOG line the first time each N+1 pattern is seen.",

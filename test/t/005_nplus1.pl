@@ -193,7 +193,7 @@ expect_flag('libpq PQexecParams autocommit', 'SELECT price FROM client_items WHE
 my $slow_loop = sub {
 	my ($shape) = @_;
 	"SELECT count(*) FROM orders WHERE customer = 9;\n"
-	  . join('', map { "$shape $_;\n\\! sleep 0.03\n" } 1 .. 12);
+	  . join('', map { "$shape $_;\n\\! sleep 0.15\n" } 1 .. 12);
 };
 psql_script($slow_loop->('SELECT id FROM items WHERE stock >= 0 AND id ='));
 expect_clean('slow autocommit loop without request_id',

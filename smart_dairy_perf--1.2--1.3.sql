@@ -1218,3 +1218,198 @@ COMMENT ON VIEW sdp.n_plus_one IS
 'N+1 query patterns: statements repeated in a loop by one session, with their parent, the statements looping with them, the parent''s rows, framework tags and a batching suggestion';
 
 GRANT SELECT ON sdp.n_plus_one TO PUBLIC;
+
+-- The report leaves the extension's own statements out of its findings
+-- unless smart_dairy_perf.report_own_statements is on; its N+1 section
+-- shows the loops, the parent's rows and the tags.
+CREATE FUNCTION sdp._report_own_statements()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT coalesce(current_setting('smart_dairy_perf.report_own_statements', true), 'off')::boolean
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.report(format text DEFAULT 'text', before text DEFAULT NULL, after text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fmt text := lower(format);
+    out text := '';
+    summary text;
+    charts text := '';
+    labels text[];
+    vals double precision[][];
+BEGIN
+    IF fmt NOT IN ('text', 'markdown', 'html') THEN
+        RAISE EXCEPTION 'unknown report format "%"', format
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use text, markdown or html.';
+    END IF;
+    IF (before IS NULL) <> (after IS NULL) THEN
+        RAISE EXCEPTION 'a comparison needs two snapshots'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give both before and after labels, or neither.';
+    END IF;
+    IF before IS NOT NULL THEN
+        PERFORM sdp._snapshot_id(before), sdp._snapshot_id(after);   -- clear errors first
+    END IF;
+
+    out := out || sdp._report_section(fmt, 'Summary', $q$
+        SELECT (SELECT count(DISTINCT queryid) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS query_shapes,
+               (SELECT sum(calls) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS executions,
+               (SELECT round((sum(total_exec_time) / 1000)::numeric, 1) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS total_seconds,
+               (SELECT round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 3) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS mean_ms,
+               (SELECT count(*) FROM sdp.slow_queries) AS slow_executions,
+               (SELECT count(*) FROM sdp.n_plus_one) AS n_plus_one_patterns,
+               (SELECT count(*) FROM sdp.recommend_indexes()) AS indexes_recommended,
+               (SELECT count(*) FROM sdp.unused_indexes) + (SELECT count(*) FROM sdp.duplicate_indexes)
+                 + (SELECT count(*) FROM sdp.redundant_indexes) AS indexes_to_drop,
+               (SELECT hit_ratio FROM sdp.cache_hit_ratio WHERE scope = 'database') AS cache_hit_ratio,
+               (SELECT coalesce(sum(connections), 0) FROM sdp.connections WHERE state LIKE 'idle in transaction%') AS idle_in_transaction
+    $q$);
+
+    IF fmt = 'html' THEN
+        SELECT array_agg(left(regexp_replace(query, '\s+', ' ', 'g'), 48) ORDER BY total_exec_time DESC),
+               array_agg(ARRAY[p50_exec_time, p95_exec_time, p99_exec_time] ORDER BY total_exec_time DESC)
+          INTO labels, vals
+          FROM (SELECT * FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND t.query IS NOT NULL
+                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                 ORDER BY t.total_exec_time DESC LIMIT 8) x;
+        charts := sdp._svg_bars('Latency percentiles of the top queries', labels,
+                                ARRAY['p50', 'p95', 'p99'], vals, 'ms');
+        SELECT array_agg(left(regexp_replace(query, '\s+', ' ', 'g'), 48) ORDER BY total_exec_time DESC),
+               array_agg(ARRAY[total_exec_time / 1000] ORDER BY total_exec_time DESC)
+          INTO labels, vals
+          FROM (SELECT * FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND t.query IS NOT NULL
+                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                 ORDER BY t.total_exec_time DESC LIMIT 8) x;
+        charts := charts || sdp._svg_bars('Time by query', labels, ARRAY['total time'], vals, 's');
+        out := out || '<div class="charts">' || charts || E'</div>\n';
+    END IF;
+
+    out := out || sdp._report_section(fmt, 'Top queries by total time', $q$
+        SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 120) AS query, calls,
+               round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+               round(p50_exec_time::numeric, 3) AS p50_ms, round(p95_exec_time::numeric, 3) AS p95_ms,
+               round(p99_exec_time::numeric, 3) AS p99_ms
+          FROM sdp.query_totals t
+         WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+         ORDER BY total_exec_time DESC LIMIT 10
+    $q$, 'no statements profiled yet');
+    -- beside each plan, the findings on it (sdp.slow_query_advice) when it
+    -- was captured with actual rows
+    out := out || sdp._report_section(fmt, 'Slow queries (slowest execution per shape)', $q$
+        SELECT at, ms, app, query, plan,
+               coalesce((SELECT string_agg(a.severity || ': ' || a.finding || coalesce(' (' || a.node_type
+                                           || coalesce(' on ' || a.relation, '') || ')', '')
+                                           || E'\n  ' || a.suggestion, E'\n' ORDER BY a.node_id)
+                           FROM sdp.slow_query_advice a
+                          WHERE a.queryid = x.queryid AND a.executed_at = x.executed_at
+                            AND a.finding <> 'time'),
+                        CASE WHEN plan_analyzed THEN 'nothing to advise' ELSE '-' END) AS advice
+          FROM (
+            SELECT DISTINCT ON (queryid) queryid, executed_at, plan_analyzed,
+                   to_char(executed_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
+                   round(duration_ms::numeric, 1) AS ms, application_name AS app,
+                   left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
+              FROM sdp.slow_queries
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND (sdp._report_own_statements() OR (coalesce(query, '') !~ '\msdp\.'
+                    AND application_name NOT LIKE 'smart_dairy_perf%'))
+             ORDER BY queryid, duration_ms DESC) x
+         ORDER BY ms DESC LIMIT 5
+    $q$, 'no execution slower than smart_dairy_perf.slow_query_ms');
+    -- the shapes of one loop side by side, with the parent's rows and the
+    -- framework's tags that name the code
+    out := out || sdp._report_section(fmt, 'N+1 query patterns', $q$
+        SELECT kind, occurrences AS bursts, avg_repeats, avg_parent_rows AS parent_rows,
+               CASE WHEN cardinality(loop_queryids) > 1
+                    THEN format('%s of %s', loop_position, cardinality(loop_queryids)) ELSE '-' END AS in_loop,
+               round(total_exec_ms::numeric, 1) AS burst_ms,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS repeated,
+               left(regexp_replace(coalesce(parent_query, '-'), '\s+', ' ', 'g'), 60) AS after,
+               coalesce((SELECT string_agg(k || '=' || v, ', ') FROM jsonb_each_text(tags) AS t(k, v)), '-') AS tags,
+               suggestion
+          FROM sdp.n_plus_one
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND (sdp._report_own_statements() OR origin = 'application')
+         ORDER BY total_exec_ms DESC, loop_id, loop_position
+    $q$, 'no N+1 pattern seen');
+    out := out || sdp._report_section(fmt, 'Recommended indexes', $q$
+        SELECT "table"::text AS "table", columns, improvement_pct, calls, total_exec_ms, ddl
+          FROM sdp.recommend_indexes()
+    $q$, 'no index would make the workload faster');
+    out := out || sdp._report_section(fmt, 'Indexes to review', $q$
+        SELECT 'unused' AS kind, table_name, index_name, size, drop_ddl AS ddl FROM sdp.unused_indexes
+        UNION ALL SELECT 'duplicate', table_name, index_name, size, drop_ddl FROM sdp.duplicate_indexes
+        UNION ALL SELECT 'redundant', table_name, index_name, size, drop_ddl FROM sdp.redundant_indexes
+        UNION ALL SELECT 'invalid', table_name, index_name, size, fix_ddl FROM sdp.invalid_indexes
+        UNION ALL SELECT 'foreign key without index', table_name, constraint_name, NULL, create_ddl
+                    FROM sdp.foreign_keys_without_index
+    $q$);
+    out := out || sdp._report_section(fmt, 'Partitions of managed tables', $q$
+        SELECT p.parent::text AS parent, count(*) FILTER (WHERE NOT p.is_default) AS partitions,
+               min(p.range_from) AS oldest_from, max(p.range_to) AS newest_to,
+               sum(p.row_estimate) FILTER (WHERE p.is_default) AS rows_in_default
+          FROM sdp.partitions p WHERE p.managed GROUP BY p.parent ORDER BY 1
+    $q$, 'no table is managed by the partition manager');
+    out := out || sdp._report_section(fmt, 'Materialized views', $q$
+        SELECT matview::text AS matview, refresh_every::text, concurrent_mode, last_refresh::text,
+               staleness::text, size, last_status
+          FROM sdp.matviews
+    $q$, 'no materialized view is registered');
+    out := out || sdp._report_section(fmt, 'Largest tables and vacuum state', $q$
+        SELECT s.table_name, s.row_estimate AS rows, s.total_size, v.dead_rows, v.dead_pct,
+               date_trunc('second', v.vacuum_age)::text AS vacuum_age
+          FROM sdp.table_sizes s
+          LEFT JOIN sdp.vacuum_health v ON v.schema_name = s.schema_name AND v.table_name = s.table_name
+         WHERE s.schema_name NOT IN ('sdp') ORDER BY s.total_bytes DESC LIMIT 10
+    $q$);
+    IF before IS NOT NULL THEN
+        out := out || sdp._report_section(fmt, format('Before and after: %s → %s', before, after), format($q$
+            SELECT status, left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS query,
+                   calls_before, calls_after, mean_ms_before, mean_ms_after, mean_change_pct,
+                   p95_ms_before, p95_ms_after, total_ms_before, total_ms_after
+              FROM sdp.compare(%L, %L) LIMIT 15
+        $q$, before, after));
+    END IF;
+
+    IF fmt = 'html' THEN
+        RETURN E'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            || format('<title>smart_dairy_perf report: %s</title>', sdp._html(current_database()))
+            || '<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}'
+            || 'h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}'
+            || 'table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:3px 6px;'
+            || 'text-align:left;vertical-align:top}th{background:#f4f6f8}pre{margin:0;white-space:pre-wrap;'
+            || 'font-size:.9em}pre.plan{white-space:pre;overflow-x:auto;max-width:56em}.none{color:#777;font-style:italic}.charts svg{display:block;margin:1em 0}'
+            || '.ct{font-weight:600;font-size:14px}.lb,.lg,.vl{font-size:11px}</style></head><body>'
+            || format(E'<h1>smart_dairy_perf report: %s</h1>\n<p>%s</p>\n', sdp._html(current_database()),
+                      to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ'))
+            || out || E'</body></html>\n';
+    ELSIF fmt = 'markdown' THEN
+        RETURN format(E'# smart_dairy_perf report: %s\n\n%s\n\n', current_database(),
+                      to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) || out;
+    END IF;
+    RETURN format(E'smart_dairy_perf report: %s, %s\n\n', current_database(),
+                  to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) || out;
+END
+$$;
+
+REVOKE ALL ON FUNCTION sdp.report(text, text, text) FROM PUBLIC;

@@ -76,6 +76,8 @@ int			sdp_nplus1_min_repeats = 10;
 int			sdp_nplus1_max_gap_ms = 100;
 bool		sdp_nplus1_log = false;
 bool		sdp_nplus1_include_internal = false;
+/* read by sdp.report() through current_setting(); nothing in C uses it */
+static bool sdp_report_own_statements = false;
 int			sdp_max_nplus1_patterns = 200;
 char	   *sdp_request_id = NULL;
 char	   *sdp_partition_timezone = NULL;
@@ -290,6 +292,10 @@ define_gucs(void)
 							 "Also report N+1 loops of PostgreSQL's foreign-key checks and of smart_dairy_perf's own code.",
 							 NULL, &sdp_nplus1_include_internal, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.report_own_statements",
+							 "Show the extension's own statements among the findings of sdp.report().",
+							 NULL, &sdp_report_own_statements, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.max_nplus1_patterns",
 							"Number of N+1 patterns kept in shared memory.",
 							NULL, &sdp_max_nplus1_patterns, 200, 10, 100000,

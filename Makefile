@@ -11,6 +11,7 @@ OBJS         = src/smart_dairy_perf.o \
                src/profiler_hooks.o \
                src/slow_queries.o \
                src/profiler_sql.o \
+               src/query_samples.o \
                src/nplus1.o \
                src/nplus1_store.o \
                src/own_code.o \
@@ -36,6 +37,7 @@ EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).
 # The install script of the current version is built from src/sql/, one
 # file per capability, joined in this order (each after what it uses).
 SQL_SRC      = src/sql/profiler.sql \
+               src/sql/query_samples.sql \
                src/sql/nplus1.sql \
                src/sql/maintenance.sql \
                src/sql/partitions.sql \
@@ -55,7 +57,7 @@ DATA         = smart_dairy_perf--1.0.sql smart_dairy_perf--1.0--1.1.sql \
                smart_dairy_perf--1.1--1.2.sql smart_dairy_perf--1.2--1.3.sql
 PGFILEDESC   = "smart_dairy_perf - query profiler and maintenance for PostgreSQL"
 
-REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report plan_advice
+REGRESS      = profiler normalize privileges partitions matviews index_health predicates health snapshots report plan_advice advisor_context
 REGRESS_OPTS = --inputdir=. --load-extension=smart_dairy_perf
 
 PG_CFLAGS    = -Wextra -Wno-unused-parameter -Wno-sign-compare \

@@ -1111,6 +1111,37 @@ SELECT
       (SELECT format(E'sdp_profiler_evictions_total %s\n', i.evictions) FROM sdp.profiler_info i))
 $$;
 
+-- ---------------------------------------------------------------------
+-- issue 13: per-shape resolution context and samples (sdp.query_samples)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION sdp._query_samples(
+    OUT userid oid,
+    OUT dbid oid,
+    OUT queryid bigint,
+    OUT toplevel boolean,
+    OUT application text,
+    OUT search_path text,
+    OUT sample_query text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sdp_query_samples'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- One row per row of sdp.query_stats (same user, database, query id,
+-- top-level flag and application): the search_path the shape was first
+-- run under (NULL when longer than 255 bytes) and the text of that first
+-- execution with its constants, cut at max_query_text (NULL with
+-- smart_dairy_perf.query_samples off).  Another user's are shown only to
+-- members of pg_read_all_stats, as the normalized text is.
+CREATE VIEW sdp.query_samples AS
+    SELECT * FROM sdp._query_samples();
+
+COMMENT ON VIEW sdp.query_samples IS
+'per query shape: the search_path it first ran under and one text with its real constants';
+
+GRANT SELECT ON sdp.query_samples TO PUBLIC;
+
 -- ====================================================================
 -- Issue 17: N+1 loops of up to five statements per row, the parent's rows,
 -- framework tags, and no patterns of foreign-key checks or of the

@@ -38,6 +38,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "catalog/namespace.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
@@ -77,8 +78,10 @@ tracking(int level)
 }
 
 /*
- * Register a new query shape with its normalized text.  For a shape this
- * backend already knows this costs one hash of the key and a compare.
+ * Register a new query shape with its normalized text, its sample (the
+ * statement's own text, constants included) and the search_path it was
+ * parsed under.  For a shape this backend already knows this costs one
+ * hash of the key and a compare; nothing is copied.
  */
 static void
 sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
@@ -86,8 +89,9 @@ sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	SdpEntryKey key;
 	uint32		hash;
 	SdpEntry   *entry;
-	char	   *text;
-	int			text_len;
+	SdpNewEntry what;
+	int			location = query->stmt_location;
+	int			len = query->stmt_len;
 
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
@@ -108,11 +112,16 @@ sdp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (entry != NULL)
 		return;
 
-	text = sdp_normalize_query(pstate->p_sourcetext, query->stmt_location,
-							   query->stmt_len, jstate, sdp_max_query_text,
-							   &text_len);
-	(void) sdp_store_create(&key, hash, text, text_len, GetDatabaseEncoding());
-	pfree(text);
+	what.query = sdp_normalize_query(pstate->p_sourcetext, location, len,
+									 jstate, sdp_max_query_text, &what.query_len);
+	/* the store clips the sample at max_query_text */
+	what.sample = sdp_keep_samples ?
+		CleanQuerytext(pstate->p_sourcetext, &location, &len) : NULL;
+	what.sample_len = len;
+	what.search_path = namespace_search_path;
+	what.encoding = GetDatabaseEncoding();
+	(void) sdp_store_create(&key, hash, &what);
+	pfree((char *) what.query);
 }
 
 /*
@@ -231,12 +240,19 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 	entry = sdp_store_lookup(&key, hash);
 	if (entry == NULL)
 	{
+		SdpNewEntry what;
 		char	   *text;
-		int			len;
 
+		/* parsed before a reset or an eviction: the source text is all we have */
 		LWLockRelease(sdp_store->lock);
-		text = sdp_statement_source_text(queryDesc, sdp_max_query_text, &len);
-		(void) sdp_store_create(&key, hash, text, len, GetDatabaseEncoding());
+		text = sdp_statement_source_text(queryDesc, sdp_max_query_text,
+										 &what.query_len);
+		what.query = text;
+		what.sample = sdp_keep_samples ? text : NULL;
+		what.sample_len = what.query_len;
+		what.search_path = namespace_search_path;
+		what.encoding = GetDatabaseEncoding();
+		(void) sdp_store_create(&key, hash, &what);
 		pfree(text);
 		LWLockAcquire(sdp_store->lock, LW_SHARED);
 		entry = sdp_store_lookup(&key, hash);

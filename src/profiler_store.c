@@ -3,13 +3,27 @@
  * profiler_store.c
  *	  The shared-memory table of per-query statistics behind sdp.query_stats:
  *	  one entry per (user, database, query id, application, top-level flag),
- *	  with its counters, latency histogram and normalized text.
+ *	  with its counters, latency histogram and normalized text; and, behind
+ *	  sdp.query_samples (query_samples.c), what is needed to plan the shape
+ *	  again as the application saw it: the search_path in effect and one
+ *	  sample of the text with its real constants.
  *
  *	  Memory: a fixed-size dynahash in the main shared memory segment, sized
  *	  from smart_dairy_perf.max_queries and .max_query_text at server start.
- *	  The normalized text is stored inside the entry (at most max_query_text
- *	  bytes), so there is no external text file to grow or garbage-collect,
- *	  and the memory used never changes after start.
+ *	  The normalized text and the sample are stored inside the entry (at
+ *	  most max_query_text bytes each), so there is no external text file to
+ *	  grow or garbage-collect, and the memory used never changes after start.
+ *
+ *	  Resolution context: the search_path setting (its text; "$user" is the
+ *	  entry's user) and the sample are recorded once, when the entry is
+ *	  created, from what the creating execution already has in hand (the
+ *	  setting's string, the statement's source text): no catalog access,
+ *	  and an execution of a known shape pays nothing for them.  The sample
+ *	  is the first execution's text rather than the slowest's for that
+ *	  reason: keeping the slowest would copy a text under the entry's lock
+ *	  on the hot path whenever a new maximum is reached.
+ *	  smart_dairy_perf.query_samples = off keeps no sample for new entries,
+ *	  and hides and does not save the ones kept before.
  *
  *	  Locking rules:
  *	  - sdp_store->lock (LWLock) protects membership of the hash table.
@@ -100,7 +114,7 @@ key_hash(const void *key, Size keysize)
 Size
 sdp_store_entry_size(void)
 {
-	return MAXALIGN(offsetof(SdpEntry, query) + sdp_max_query_text + 1);
+	return MAXALIGN(offsetof(SdpEntry, query) + 2 * (sdp_max_query_text + 1));
 }
 
 /* Shared memory the store needs (smart_dairy_perf.max_queries, max_query_text). */
@@ -336,14 +350,42 @@ evict_least_used(void)
 }
 
 /*
- * Make sure an entry exists for key, with the given text if it is new.
- * Takes and releases sdp_store->lock exclusively: only new shapes come here.
- * Returns NULL if no entry could be made (never an error: the caller is
- * inside a user's query).
+ * Copy text into dest, NUL-terminated, cut at max_query_text bytes on a
+ * character boundary; returns the length kept.
+ */
+static int
+copy_text(char *dest, const char *text, int len, int encoding)
+{
+	if (len > sdp_max_query_text)
+		len = pg_encoding_mbcliplen(encoding, text, len, sdp_max_query_text);
+	memcpy(dest, text, len);
+	dest[len] = '\0';
+	return len;
+}
+
+/* Record the search_path setting, or -1 when it is too long to keep. */
+static int
+copy_search_path(char *dest, const char *search_path)
+{
+	size_t		len = search_path ? strlen(search_path) : 0;
+
+	if (len >= SDP_MAX_SEARCH_PATH)
+	{
+		dest[0] = '\0';
+		return -1;
+	}
+	memcpy(dest, search_path ? search_path : "", len + 1);
+	return (int) len;
+}
+
+/*
+ * Make sure an entry exists for key, with what's texts and context if it
+ * is new.  Takes and releases sdp_store->lock exclusively: only new shapes
+ * come here.  Returns NULL if no entry could be made (never an error: the
+ * caller is inside a user's query).
  */
 SdpEntry *
-sdp_store_create(const SdpEntryKey *key, uint32 hash, const char *query,
-				 int query_len, int encoding)
+sdp_store_create(const SdpEntryKey *key, uint32 hash, const SdpNewEntry *what)
 {
 	SdpEntry   *entry;
 	bool		found;
@@ -372,10 +414,14 @@ sdp_store_create(const SdpEntryKey *key, uint32 hash, const char *query,
 			entry->usage = sdp_store->median_usage;
 			SpinLockRelease(&sdp_store->mutex);
 			strlcpy(entry->appname, sdp_store_current_appname(), NAMEDATALEN);
-			entry->encoding = encoding;
-			entry->query_len = Min(query_len, sdp_max_query_text);
-			memcpy(entry->query, query, entry->query_len);
-			entry->query[entry->query_len] = '\0';
+			entry->search_path_len = copy_search_path(entry->search_path,
+													  what->search_path);
+			entry->encoding = what->encoding;
+			entry->query_len = copy_text(entry->query, what->query,
+										 what->query_len, what->encoding);
+			entry->sample_len = what->sample == NULL ? 0 :
+				copy_text(SDP_ENTRY_SAMPLE(entry), what->sample,
+						  what->sample_len, what->encoding);
 		}
 	}
 	if (entry != NULL)
@@ -440,7 +486,10 @@ typedef struct PersistEntry
 	double		usage;
 	char		appname[NAMEDATALEN];
 	int32		encoding;
+	int32		search_path_len;	/* -1: not recorded */
+	int32		sample_len;
 	int32		query_len;
+	/* then the text, the search_path and the sample, none NUL-terminated */
 } PersistEntry;
 
 /*
@@ -460,8 +509,9 @@ sdp_store_describe(SdpStatsHeader *header)
 }
 
 /*
- * Write every entry, each followed by its text.  False when a write failed
- * (errno set).  Postmaster only, at exit: no lock.
+ * Write every entry, each followed by its text, search_path and sample
+ * (none with query_samples off).  False when a write failed (errno set).
+ * Postmaster only, at exit: no lock.
  */
 bool
 sdp_store_save(SdpStatsWriter *w)
@@ -480,9 +530,14 @@ sdp_store_save(SdpStatsWriter *w)
 		pe.usage = entry->usage;
 		strlcpy(pe.appname, entry->appname, NAMEDATALEN);
 		pe.encoding = entry->encoding;
+		pe.search_path_len = entry->search_path_len;
+		pe.sample_len = sdp_keep_samples ? entry->sample_len : 0;
 		pe.query_len = entry->query_len;
 		if (!sdp_stats_file_write(w, &pe, sizeof(pe)) ||
-			!sdp_stats_file_write(w, entry->query, pe.query_len))
+			!sdp_stats_file_write(w, entry->query, pe.query_len) ||
+			!sdp_stats_file_write(w, entry->search_path,
+								  Max(pe.search_path_len, 0)) ||
+			!sdp_stats_file_write(w, SDP_ENTRY_SAMPLE(entry), pe.sample_len))
 		{
 			hash_seq_term(&scan);
 			return false;
@@ -518,8 +573,11 @@ check_entry(const PersistEntry *pe)
 		return "invalid encoding";
 	if (!sdp_stats_valid_appname(pe->appname, pe->key.appid, pe->encoding))
 		return "invalid application name";
-	if (!sdp_stats_valid_text_len(pe->query_len))
+	if (!sdp_stats_valid_text_len(pe->query_len) ||
+		!sdp_stats_valid_text_len(pe->sample_len))
 		return "query text too long";
+	if (pe->search_path_len < -1 || pe->search_path_len >= SDP_MAX_SEARCH_PATH)
+		return "search_path too long";
 
 	if (c->calls < 0 || c->rows < 0 ||
 		c->shared_blks_hit < 0 || c->shared_blks_read < 0 ||
@@ -578,6 +636,8 @@ sdp_store_load(SdpStatsReader *r, const SdpStatsHeader *header, bool apply,
 	{
 		PersistEntry pe;
 		const char *text;
+		const char *search_path;
+		const char *sample;
 		SdpEntry   *entry;
 		bool		found;
 		int			len;
@@ -587,10 +647,14 @@ sdp_store_load(SdpStatsReader *r, const SdpStatsHeader *header, bool apply,
 		if ((what = check_entry(&pe)) != NULL)
 			return psprintf("impossible value in query entry %lld: %s",
 							(long long) i + 1, what);
-		if ((text = sdp_stats_file_read_text(r, pe.query_len)) == NULL)
+		if ((text = sdp_stats_file_read_text(r, pe.query_len)) == NULL ||
+			(search_path = sdp_stats_file_read_text(r, Max(pe.search_path_len, 0))) == NULL ||
+			(sample = sdp_stats_file_read_text(r, pe.sample_len)) == NULL)
 			return "the file is shorter than its header says";
 		/* this also rejects NUL bytes */
-		if (!pg_verify_mbstr(pe.encoding, text, pe.query_len, true))
+		if (!pg_verify_mbstr(pe.encoding, text, pe.query_len, true) ||
+			!pg_verify_mbstr(pe.encoding, search_path, Max(pe.search_path_len, 0), true) ||
+			!pg_verify_mbstr(pe.encoding, sample, pe.sample_len, true))
 			return psprintf("impossible value in query entry %lld: %s",
 							(long long) i + 1,
 							"query text not valid in its encoding");
@@ -613,6 +677,13 @@ sdp_store_load(SdpStatsReader *r, const SdpStatsHeader *header, bool apply,
 		entry->query_len = len;
 		memcpy(entry->query, text, len);
 		entry->query[len] = '\0';
+		entry->search_path_len = pe.search_path_len;
+		memcpy(entry->search_path, search_path, Max(pe.search_path_len, 0));
+		entry->search_path[Max(pe.search_path_len, 0)] = '\0';
+		len = sdp_stats_clip_text(pe.encoding, sample, pe.sample_len);
+		entry->sample_len = len;
+		memcpy(SDP_ENTRY_SAMPLE(entry), sample, len);
+		SDP_ENTRY_SAMPLE(entry)[len] = '\0';
 		(*nloaded)++;
 	}
 	if (apply)

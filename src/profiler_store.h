@@ -59,6 +59,14 @@ typedef struct SdpCounters
 	SdpHistogram histogram;
 } SdpCounters;
 
+/* the longest search_path an entry records; a longer one is not recorded */
+#define SDP_MAX_SEARCH_PATH		256
+
+/*
+ * One shape.  Everything but the counters and usage is set when the entry
+ * is created and never changes while it exists: readers holding the lock
+ * in any mode may copy it without the spinlock.
+ */
 typedef struct SdpEntry
 {
 	SdpEntryKey key;			/* hash key: must be first */
@@ -66,10 +74,29 @@ typedef struct SdpEntry
 	double		usage;			/* decayed call count, for eviction */
 	SdpCounters counters;
 	char		appname[NAMEDATALEN];
-	int			encoding;		/* of the query text */
+	/* resolution context, as the shape's first execution saw it */
+	int			search_path_len;	/* -1: too long to record */
+	char		search_path[SDP_MAX_SEARCH_PATH];
+	int			encoding;		/* of the query text and the sample */
+	int			sample_len;		/* 0: no sample (switched off) */
 	int			query_len;
-	char		query[FLEXIBLE_ARRAY_MEMBER];	/* max_query_text + 1 bytes */
+	/* normalized text, then the sample: max_query_text + 1 bytes each */
+	char		query[FLEXIBLE_ARRAY_MEMBER];
 } SdpEntry;
+
+/* the sample: the first execution's own text, constants included */
+#define SDP_ENTRY_SAMPLE(entry)	((entry)->query + sdp_max_query_text + 1)
+
+/* what a new entry records besides its key (sdp_store_create()) */
+typedef struct SdpNewEntry
+{
+	const char *query;			/* normalized text */
+	int			query_len;
+	const char *sample;			/* NULL: none */
+	int			sample_len;
+	const char *search_path;	/* the search_path setting in effect */
+	int			encoding;
+} SdpNewEntry;
 
 typedef struct SdpStoreShared
 {
@@ -101,8 +128,7 @@ extern void sdp_store_record(SdpEntry *entry, double elapsed_ms, uint64 rows,
 
 /* new shapes; lock held shared on entry to lookup, exclusively by create */
 extern SdpEntry *sdp_store_create(const SdpEntryKey *key, uint32 hash,
-								  const char *query, int query_len,
-								  int encoding);
+								  const SdpNewEntry *what);
 extern const char *sdp_store_current_appname(void);
 
 /* maintenance */

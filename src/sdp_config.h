@@ -28,6 +28,7 @@ extern bool sdp_enabled;
 extern int	sdp_track;
 extern int	sdp_max_queries;
 extern int	sdp_max_query_text;
+extern bool sdp_keep_samples;
 extern int	sdp_slow_query_ms;
 extern int	sdp_max_slow_queries;
 extern int	sdp_max_plan_text;

@@ -64,6 +64,7 @@ bool		sdp_enabled = true;
 int			sdp_track = SDP_TRACK_TOP;
 int			sdp_max_queries = 5000;
 int			sdp_max_query_text = 1024;
+bool		sdp_keep_samples = true;
 int			sdp_slow_query_ms = 1000;
 int			sdp_max_slow_queries = 200;
 int			sdp_max_plan_json = 32768;
@@ -241,6 +242,11 @@ define_gucs(void)
 							"Longest normalized query text kept, in bytes.",
 							NULL, &sdp_max_query_text, 1024, 64, 65536,
 							PGC_POSTMASTER, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.query_samples",
+							 "Keep one text of each query shape with its real constants (sdp.query_samples, the index advisor).",
+							 "Off: new shapes keep none, and the samples kept before are neither shown nor saved.",
+							 &sdp_keep_samples, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.slow_query_ms",
 							"Executions at least this long are kept in sdp.slow_queries; -1 disables.",
 							NULL, &sdp_slow_query_ms, 1000, -1, INT_MAX,

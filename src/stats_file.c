@@ -54,7 +54,9 @@
 #include "stats_file.h"
 
 #define SDP_FILE_MAGIC		0x53445031	/* "SDP1" */
-#define SDP_FILE_VERSION	3		/* 2: CRC trailer, pattern encoding; 3: N+1 loops, tags, parent rows */
+#define SDP_FILE_VERSION	4		/* 2: CRC trailer, pattern encoding;
+										 * 3: entries' search_path and sample;
+										 * 4: N+1 loops, tags, parent rows */
 
 #define SDP_STATS_TMPFILE	SDP_STATS_FILE ".tmp"
 

@@ -104,12 +104,21 @@ is(with_crc($orig), $orig, 'the CRC in the file is CRC-32C of its contents');
 # Where things are in the file (stats_file.h; entries written by
 # profiler_store.c, patterns by nplus1_store.c): a 56-byte header, then
 # per entry a fixed part (key 32, counters, usage 8, appname 64, encoding 4,
-# query_len 4) and the text, then per pattern a fixed part (key 40,
+# search_path_len 4, sample_len 4, query_len 4) and the text, the
+# search_path and the sample, then per pattern a fixed part (key 40,
 # counters 48, appname 64, kind, encoding, query_len, parent_len) and texts.
 my ($counters_size, $nentries, $npatterns) =
   (unpack('V', substr($orig, 12, 4)), unpack('q<', substr($orig, 24, 8)),
 	unpack('q<', substr($orig, 32, 8)));
-my $entry_fixed = 32 + $counters_size + 8 + 64 + 4 + 4;
+my $entry_fixed = 32 + $counters_size + 8 + 64 + 4 + 4 + 4 + 4;
+# the variable part of the entry at $pos: text, search_path and sample
+sub entry_texts_len
+{
+	my ($pos) = @_;
+	my ($path_len, $sample_len, $qlen) =
+	  unpack('l<l<l<', substr($orig, $pos + $entry_fixed - 12, 12));
+	return $qlen + ($path_len > 0 ? $path_len : 0) + $sample_len;
+}
 my $pattern_fixed = 40 + 48 + 64 + 4 * 4;
 my (@entries, @patterns);    # offsets of the fixed parts
 {
@@ -117,8 +126,7 @@ my (@entries, @patterns);    # offsets of the fixed parts
 	for (1 .. $nentries)
 	{
 		push @entries, $pos;
-		$pos += $entry_fixed +
-		  unpack('l<', substr($orig, $pos + $entry_fixed - 4, 4));
+		$pos += $entry_fixed + entry_texts_len($pos);
 	}
 	for (1 .. $npatterns)
 	{
@@ -249,7 +257,7 @@ for my $i (1 .. $iterations)
 	else
 	{
 		my $e = $entries[ int(rand(@entries)) ];
-		my $len = unpack('l<', substr($orig, $e + $entry_fixed - 4, 4));
+		my $len = entry_texts_len($e);
 		$data = rand() < 0.5
 		  ? flip_bytes($orig, $e, $e + 32 + 192)
 		  : flip_bytes($orig, $e + 32 + $counters_size, $e + $entry_fixed + $len);
@@ -309,7 +317,11 @@ my %crafted = (
 	'text length out of bounds' => put($orig, $e + $entry_fixed - 4,
 		pack('l<', 1 << 24)),
 	'negative text length' => put($orig, $e + $entry_fixed - 4, pack('l<', -3)),
-	'invalid encoding' => put($orig, $e + $entry_fixed - 8, pack('l<', 99)),
+	'invalid encoding' => put($orig, $e + $entry_fixed - 16, pack('l<', 99)),
+	'search_path length out of bounds' => put($orig, $e + $entry_fixed - 12,
+		pack('l<', 4096)),
+	'sample length out of bounds' => put($orig, $e + $entry_fixed - 8,
+		pack('l<', 1 << 24)),
 	'invalid UTF-8 in an application name' =>
 	  put($orig, $c + $counters_size + 8, "\xFF\xFE"),
 	'application name without NUL' =>

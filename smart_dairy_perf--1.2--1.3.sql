@@ -1209,6 +1209,8 @@ $$;
 -- long, the rows the parent returned, the framework tags, and how to batch
 -- it.  A loop of several statements per row (two associations loaded
 -- lazily for each order) is one row per statement, with one loop_id.
+-- Beside each, one example of the statement and of its parent with their
+-- real constants, and the parent's tags read from its example.
 CREATE VIEW sdp.n_plus_one AS
     WITH p AS (
         SELECT p.*,
@@ -1241,8 +1243,22 @@ CREATE VIEW sdp.n_plus_one AS
            p.loop_id, p.loop_queryids, p.loop_position, p.per_iteration,
            round(p.parent_rows::numeric / nullif(p.parent_rows_known, 0), 1) AS avg_parent_rows,
            sdp.query_tags(p.tags) AS tags,
-           p.origin
+           p.origin,
+           rs.sample_query,
+           ps.sample_query AS parent_sample_query,
+           sdp.query_tags(substring(ps.sample_query from '(?s).*/\*(.*)\*/')) AS parent_tags
       FROM p
+      -- one example of each statement with real constants (sdp.query_samples)
+      LEFT JOIN LATERAL (
+            SELECT s.sample_query FROM sdp.query_samples s
+             WHERE s.userid = p.userid AND s.dbid = p.dbid AND s.queryid = p.queryid
+             ORDER BY (s.toplevel = NOT p.nested) DESC, (s.application = p.application_name) DESC
+             LIMIT 1) rs ON true
+      LEFT JOIN LATERAL (
+            SELECT s.sample_query FROM sdp.query_samples s
+             WHERE s.userid = p.userid AND s.dbid = p.dbid AND s.queryid = p.parent_queryid
+             ORDER BY (s.toplevel = NOT p.nested) DESC, (s.application = p.application_name) DESC
+             LIMIT 1) ps ON true
      ORDER BY p.total_exec_ms DESC;
 
 COMMENT ON VIEW sdp.n_plus_one IS

@@ -41,16 +41,16 @@
  *	  product: the product lookup's parent is the items query), the others
  *	  share the loop's parent.  Once the loop has run nplus1_min_repeats
  *	  iterations, each shape is confirmed at its next execution (its text,
- *	  its tags and the statement's own checks are at hand then) and every
- *	  further execution is added to its pattern as it happens.
+ *	  its tags and the statement's own checks are at hand then); further
+ *	  executions are added to its pattern FLUSH_EVERY at a time, and when
+ *	  the loop or its unit ends.
  *
  *	  Noise.  Not patterns unless nplus1_include_internal is on: statements
  *	  of the extension's own code (own_code.c: its workers, its SQL
- *	  functions), which are not even watched; PostgreSQL's foreign-key
- *	  checks and cascades (the RI triggers' queries, recognised by their
- *	  generated text, nested below the statement that fired them); and keyset
- *	  pagination (a statement that orders and limits by a range over a
- *	  parameter: each page is driven by the previous one, not by a parent).
+ *	  functions), which are not even watched; statements PostgreSQL runs in
+ *	  loops of its own, foreign-key checks and the bodies of the system
+ *	  catalogs' SQL functions (nplus1_noise.c).  Never patterns: keyset
+ *	  pagination (each page is driven by the previous one, not by a parent).
  *
  *	  Cost: per statement, a few comparisons on per-backend state and one
  *	  history slot; a loop search (at most 15 comparisons) only when the
@@ -104,7 +104,12 @@ typedef struct LoopShapeState
 	int64		rows;
 	bool		decided;		/* confirmed or found not to be a pattern */
 	SdpPattern *pattern;		/* when confirmed and kept */
+	int			pending;		/* executions not yet added to the pattern ... */
+	double		pending_ms;		/* ... and their time */
 } LoopShapeState;
+
+/* a confirmed loop's executions go to shared memory this many at a time */
+#define FLUSH_EVERY		16
 
 typedef struct LevelState
 {
@@ -126,6 +131,7 @@ typedef struct LevelState
 	LoopShapeState shapes[SDP_NPLUS1_MAX_PERIOD];
 	int64		iterations;
 	int64		skipped;
+	int			pending;		/* executions of the loop's shapes not yet added */
 	uint64		parent_queryid;
 	int64		parent_rows;	/* -1: unknown */
 	uint64		loop_id;
@@ -155,6 +161,45 @@ sdp_nplus1_watching(int level)
 		(!sdp_own_code_running() || sdp_nplus1_include_internal);
 }
 
+/* Add what the level's confirmed loop ran since the last time to its patterns. */
+static void
+flush_level(LevelState *st)
+{
+	for (int s = 0; s < st->nshapes; s++)
+	{
+		LoopShapeState *shape = &st->shapes[s];
+
+		if (shape->pending > 0 && shape->pattern != NULL)
+			sdp_nplus1_add_repeat(shape->pattern, st->pattern_generation,
+								  shape->pending, shape->execs, shape->pending_ms);
+		shape->pending = 0;
+		shape->pending_ms = 0.0;
+	}
+	st->pending = 0;
+}
+
+/*
+ * Does the detector want this statement timed?  Only when it may be part of
+ * a loop about to be confirmed or confirmed: a statement the profiler does
+ * not time (nested, with track = top) is otherwise counted untimed.  No
+ * lock, hot path.
+ */
+bool
+sdp_nplus1_wants_timing(int level, uint64 queryid)
+{
+	LevelState *st;
+
+	if (level >= SDP_NPLUS1_MAX_LEVELS)
+		return false;
+	st = &levels[level];
+	if (st->period == 0 || st->iterations + 1 < sdp_nplus1_min_repeats)
+		return false;
+	for (int i = 0; i < st->period; i++)
+		if (st->positions[i] == queryid)
+			return true;
+	return false;
+}
+
 /*
  * A statement starts executing at this level (ExecutorStart or a utility
  * statement): it is the enclosing unit for whatever runs nested in it.
@@ -166,6 +211,9 @@ sdp_nplus1_statement_start(int level, uint64 queryid)
 		return;
 	levels[level].running_queryid = queryid;
 	levels[level].running_serial = ++statement_serial;
+	/* the units below the previous statement here have ended */
+	if (level + 1 < SDP_NPLUS1_MAX_LEVELS && levels[level + 1].pending > 0)
+		flush_level(&levels[level + 1]);
 }
 
 /* The unit of a client statement that started at start (see the header). */
@@ -256,67 +304,6 @@ statement_tags(QueryDesc *queryDesc, char *tags)
 }
 
 /*
- * Does PostgreSQL generate this statement itself, in a loop of its own?
- * The RI triggers' checks and cascades: nested, and written by
- * ri_triggers.c with fully qualified operators ("OPERATOR(pg_catalog.=)")
- * that no ORM writes.
- */
-static bool
-foreign_key_statement(QueryDesc *queryDesc, int level)
-{
-	const char *text = queryDesc->sourceText;
-
-	if (level == 0 || text == NULL)
-		return false;
-	return (strncmp(text, "SELECT 1 FROM ", 14) == 0 ||
-			strncmp(text, "DELETE FROM ", 12) == 0 ||
-			strncmp(text, "UPDATE ", 7) == 0) &&
-		strstr(text, " OPERATOR(pg_catalog.") != NULL &&
-		(strstr(text, " x WHERE ") != NULL || strstr(text, " FOR KEY SHARE OF x") != NULL ||
-		 strncmp(text, "SELECT 1 FROM ", 14) != 0);
-}
-
-/*
- * Keyset pagination: the statement orders, limits, and compares with a
- * parameter by a range (WHERE id > $1 ORDER BY id LIMIT 100).  Each page
- * follows the last one's key: a loop, but not one a batch could replace.
- */
-static const char *
-find_word(const char *text, const char *word)
-{
-	size_t		len = strlen(word);
-
-	for (const char *p = text; *p; p++)
-		if (pg_strncasecmp(p, word, len) == 0)
-			return p;
-	return NULL;
-}
-
-static bool
-keyset_page(const char *query)
-{
-	const char *order = find_word(query, "order by");
-	const char *p;
-
-	if (order == NULL || find_word(order, "limit") == NULL)
-		return false;
-	for (p = query; p < order; p++)
-		if ((*p == '>' || *p == '<') && p[1] != '>' && p[1] != '<' &&
-			(p == query || (p[-1] != '<' && p[-1] != '>' && p[-1] != '-')))
-		{
-			const char *q = p + 1;
-
-			if (*q == '=')
-				q++;
-			while (*q == ' ')
-				q++;
-			if (*q == '$')
-				return true;
-		}
-	return false;
-}
-
-/*
  * One LOG line for a pattern seen for the first time: one message for a
  * loop after a parent query, one for a loop on its own; the statement (and
  * its parent's text, when known) in the detail.
@@ -363,15 +350,14 @@ confirm_shape(LevelState *st, int s, QueryDesc *queryDesc, int level)
 	shape->decided = true;
 	memset(&loop, 0, sizeof(loop));
 	loop.origin = sdp_own_code_running() ? SDP_ORIGIN_EXTENSION :
-		foreign_key_statement(queryDesc, level) ? SDP_ORIGIN_FOREIGN_KEY :
-		SDP_ORIGIN_APPLICATION;
+		sdp_nplus1_system_statement(queryDesc, level);
 	if (loop.origin != SDP_ORIGIN_APPLICATION && !sdp_nplus1_include_internal)
 		return;
 
 	query = known_text(shape->queryid, level == 0, &query_len);
 	if (query == NULL)
 		query = sdp_statement_source_text(queryDesc, sdp_max_query_text, &query_len);
-	if (shape->per_iteration == 1 && st->nshapes == 1 && keyset_page(query))
+	if (shape->per_iteration == 1 && st->nshapes == 1 && sdp_nplus1_keyset_page(query))
 	{
 		pfree(query);
 		return;
@@ -534,6 +520,7 @@ start_loop(LevelState *st, int p, int level)
 	st->last_position = p - 1;
 	st->iterations = 2;
 	st->skipped = 0;
+	st->pending = 0;
 }
 
 /* Look for a loop ending with the statement just added to the history. */
@@ -583,8 +570,12 @@ loop_step(LevelState *st, int pos, QueryDesc *queryDesc, int level,
 	shape->rows += rows;
 
 	if (shape->pattern != NULL)
-		sdp_nplus1_add_repeat(shape->pattern, st->pattern_generation,
-							  shape->execs, elapsed_ms);
+	{
+		shape->pending++;
+		shape->pending_ms += elapsed_ms;
+		if (++st->pending >= FLUSH_EVERY)
+			flush_level(st);
+	}
 	else if (!shape->decided && st->iterations >= sdp_nplus1_min_repeats &&
 			 (st->parent_queryid != 0 || level > 0 ||
 			  UNIT_KIND(unit) != UNIT_CHAIN ||
@@ -621,6 +612,8 @@ sdp_nplus1_statement_end(QueryDesc *queryDesc, int level, double elapsed_ms)
 
 	if (st->unit != unit)
 	{
+		if (st->pending > 0)
+			flush_level(st);
 		st->unit = unit;
 		st->nstatements = 0;
 		st->period = 0;
@@ -639,7 +632,12 @@ sdp_nplus1_statement_end(QueryDesc *queryDesc, int level, double elapsed_ms)
 			loop_step(st, (pos + i) % st->period, queryDesc, level, unit,
 					  rows, elapsed_ms);
 		else
-			st->period = 0;		/* the loop ended */
+		{
+			/* the loop ended */
+			if (st->pending > 0)
+				flush_level(st);
+			st->period = 0;
+		}
 	}
 
 	e = &st->history[st->nstatements & HISTORY_MASK];
@@ -650,4 +648,8 @@ sdp_nplus1_statement_end(QueryDesc *queryDesc, int level, double elapsed_ms)
 
 	if (st->period == 0)
 		find_loop(st, level);
+
+	/* the unit of the level below was this statement: it ended */
+	if (level + 1 < SDP_NPLUS1_MAX_LEVELS && levels[level + 1].pending > 0)
+		flush_level(&levels[level + 1]);
 }

@@ -35,6 +35,7 @@ typedef enum SdpLoopOrigin
 {
 	SDP_ORIGIN_APPLICATION = 'a',
 	SDP_ORIGIN_FOREIGN_KEY = 'f',	/* PostgreSQL's foreign-key checks */
+	SDP_ORIGIN_SYSTEM = 's',	/* a system catalogs' SQL function's body */
 	SDP_ORIGIN_EXTENSION = 'e'	/* smart_dairy_perf's own code */
 } SdpLoopOrigin;
 
@@ -93,6 +94,7 @@ extern void sdp_nplus1_shmem_startup(void);
 /* hot path, from profiler_hooks.c */
 extern bool sdp_nplus1_watching(int level);
 extern void sdp_nplus1_statement_start(int level, uint64 queryid);
+extern bool sdp_nplus1_wants_timing(int level, uint64 queryid);
 extern void sdp_nplus1_statement_end(QueryDesc *queryDesc, int level,
 									 double elapsed_ms);
 
@@ -107,6 +109,10 @@ extern int64 sdp_nplus1_count(void);
 extern bool sdp_nplus1_save(struct SdpStatsWriter *w);
 extern const char *sdp_nplus1_load(struct SdpStatsReader *r, int64 npatterns,
 								   bool apply, int64 *nloaded);
+
+/* which loops are not the application's (nplus1_noise.c), at confirmation */
+extern char sdp_nplus1_system_statement(QueryDesc *queryDesc, int level);
+extern bool sdp_nplus1_keyset_page(const char *query);
 
 /* between the detector (nplus1.c) and the pattern table (nplus1_store.c) */
 extern uint64 sdp_nplus1_generation(void);
@@ -128,6 +134,6 @@ typedef struct SdpBurst
 extern SdpPattern *sdp_nplus1_confirm(const SdpPatternKey *key,
 									  const SdpBurst *burst, bool *is_new);
 extern void sdp_nplus1_add_repeat(SdpPattern *pattern, uint64 generation,
-								  int64 repeats_now, double exec_ms);
+								  int64 count, int64 repeats_now, double exec_ms);
 
 #endif							/* SDP_NPLUS1_H */

@@ -206,16 +206,20 @@ sdp_nplus1_confirm(const SdpPatternKey *key, const SdpBurst *burst,
 	return p;
 }
 
-/* One more execution of a confirmed burst.  Takes the N+1 lock shared and the pattern's spinlock. */
+/*
+ * More executions of a confirmed burst (count of them, exec_ms in all, the
+ * burst now repeats_now long).  Takes the N+1 lock shared and the
+ * pattern's spinlock.
+ */
 void
-sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 repeats_now,
-					  double exec_ms)
+sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 count,
+					  int64 repeats_now, double exec_ms)
 {
 	LWLockAcquire(nplus1->lock, LW_SHARED);
 	if (pg_atomic_read_u64(&nplus1->generation) == generation)
 	{
 		SpinLockAcquire(&p->mutex);
-		p->counters.total_repeats++;
+		p->counters.total_repeats += count;
 		p->counters.max_repeats = Max(p->counters.max_repeats, repeats_now);
 		p->counters.total_exec_ms += exec_ms;
 		SpinLockRelease(&p->mutex);
@@ -325,6 +329,8 @@ sdp_n_plus_one_patterns(PG_FUNCTION_ARGS)
 		values[i++] = Int32GetDatum(p->loop.per_iteration);
 		values[i++] = CStringGetTextDatum(p->loop.origin == SDP_ORIGIN_FOREIGN_KEY ?
 										  "foreign_key_check" :
+										  p->loop.origin == SDP_ORIGIN_SYSTEM ?
+										  "system_function" :
 										  p->loop.origin == SDP_ORIGIN_EXTENSION ?
 										  "extension" : "application");
 		values[i++] = Int64GetDatumFast(c.parent_rows);
@@ -435,6 +441,7 @@ check_pattern(const PersistPattern *pp)
 		pp->loop.queryids[pp->loop.position - 1] != pp->key.queryid ||
 		(pp->loop.origin != SDP_ORIGIN_APPLICATION &&
 		 pp->loop.origin != SDP_ORIGIN_FOREIGN_KEY &&
+		 pp->loop.origin != SDP_ORIGIN_SYSTEM &&
 		 pp->loop.origin != SDP_ORIGIN_EXTENSION))
 		return "malformed loop";
 	if (memchr(pp->tags, '\0', SDP_NPLUS1_TAGS_LEN) == NULL ||

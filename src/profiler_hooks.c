@@ -171,8 +171,15 @@ sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	if (sample_predicates)
 		sdp_predicates_watch(queryDesc);
 
-	/* time, buffers and WAL of the whole statement, across Run calls */
-	if ((track || watch || sample_predicates) && queryDesc->totaltime == NULL)
+	/*
+	 * Time, buffers and WAL of the whole statement, across Run calls.  The
+	 * N+1 detector alone times only the statements of a loop it is about to
+	 * confirm or has confirmed: the others it counts untimed, which saves
+	 * the clock reads on statements nested in functions under track = top.
+	 */
+	if ((track || sample_predicates ||
+		 (watch && sdp_nplus1_wants_timing(nesting_level, queryid))) &&
+		queryDesc->totaltime == NULL)
 	{
 		MemoryContext oldcxt;
 
@@ -283,21 +290,28 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 static void
 sdp_ExecutorEnd(QueryDesc *queryDesc)
 {
-	/* totaltime may be another extension's, also on an EXPLAIN-only run */
-	if (queryDesc->totaltime != NULL &&
-		queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+	/*
+	 * totaltime may be another extension's, also on an EXPLAIN-only run; it
+	 * is ours whenever the statement is tracked or sampled, and may be
+	 * missing for one the N+1 detector only counts (then untimed: 0 ms).
+	 */
+	if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
 		!explain_only(queryDesc->estate->es_top_eflags))
 	{
-		bool		track = tracking(nesting_level);
+		bool		timed = queryDesc->totaltime != NULL;
+		bool		track = timed && tracking(nesting_level);
 		bool		watch = sdp_nplus1_watching(nesting_level);
-		bool		sampled = sdp_predicates_watched(queryDesc);
+		bool		sampled = sdp_predicates_watched(queryDesc) && timed;
 
 		if (track || watch || sampled)
 		{
-			double		elapsed_ms;
+			double		elapsed_ms = 0.0;
 
-			InstrEndLoop(queryDesc->totaltime);
-			elapsed_ms = queryDesc->totaltime->total * 1000.0;
+			if (timed)
+			{
+				InstrEndLoop(queryDesc->totaltime);
+				elapsed_ms = queryDesc->totaltime->total * 1000.0;
+			}
 			if (track)
 				record_execution(queryDesc, elapsed_ms);
 			if (watch)

@@ -61,6 +61,10 @@ is($c->{max_repeats}, 15, '15 customer loads');
 like($c->{tags}, qr/"action": "order_list"/, "the view's tags, parsed");
 like($c->{tags}, qr/"framework": "django:3.2"/, 'URL-encoded values decoded');
 like($c->{tags}, qr/"traceparent": "00-5bd66ef5/, 'the traceparent kept');
+like($c->{sample}, qr/WHERE "users"."id" = \d+ LIMIT 21 \/\*controller='shop',action='order_list'/,
+	'an example of the repeated statement with its real constants (sdp.query_samples)');
+like($c->{parent_sample}, qr/WHERE "orders"."status" = 'paid'/, "and one of its parent");
+like($c->{parent_tags}, qr/"action": "order_list"/, "the parent's tags, read from its example");
 my $it = $details->{'items per order'};
 my $pr = $details->{'product per item'};
 is($pr->{max_repeats}, 36, '12 orders x 3 items: 36 product loads');

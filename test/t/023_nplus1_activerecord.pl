@@ -60,6 +60,12 @@ is($c->{parent_rows}, '15.0', "the parent's 15 rows beside the 15 loads");
 is($c->{max_repeats}, 15, '15 customer loads');
 is($c->{tags}, '{"action": "order_list", "controller": "orders", "application": "DairyShop"}',
 	"the action's query log tags, parsed");
+# ActiveRecord binds its values as parameters: the examples show $n, and the tags
+like($c->{sample}, qr/^SELECT "users".\* FROM "users" WHERE "users"."id" = \$1 LIMIT \$2 \/\*application:DairyShop/,
+	'an example of the repeated statement as sent, with its tags (sdp.query_samples)');
+like($c->{parent_sample}, qr/FROM "orders" WHERE "orders"."status" = \$1/, 'and one of its parent');
+is($c->{parent_tags}, '{"action": "order_list", "controller": "orders", "application": "DairyShop"}',
+	"the parent's tags, read from its example");
 my $it = $details->{'items per order'};
 my $pr = $details->{'product per item'};
 is($pr->{max_repeats}, 36, '12 orders x 3 items: 36 product loads');

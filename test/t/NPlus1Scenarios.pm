@@ -73,13 +73,15 @@ sub pattern
 		SELECT kind || E'\\x1f' || coalesce(parent_query, '-') || E'\\x1f' || nested::text || E'\\x1f'
 		       || max_repeats || E'\\x1f' || coalesce(avg_parent_rows::text, '-') || E'\\x1f'
 		       || cardinality(loop_queryids) || E'\\x1f' || loop_id || E'\\x1f'
-		       || coalesce(tags::text, '-') || E'\\x1f' || coalesce(suggestion, '-')
+		       || coalesce(tags::text, '-') || E'\\x1f' || coalesce(sample_query, '-') || E'\\x1f'
+		       || coalesce(parent_sample_query, '-') || E'\\x1f' || coalesce(parent_tags::text, '-') || E'\\x1f'
+		       || coalesce(suggestion, '-')
 		  FROM sdp.n_plus_one WHERE query LIKE '$like' ORDER BY last_seen DESC LIMIT 1});
 	return undef if $row eq '';
-	my @f = split /\x1f/, $row, 9;
+	my @f = split /\x1f/, $row, 12;
 	return { kind => $f[0], parent => $f[1], nested => $f[2], max_repeats => $f[3],
 		parent_rows => $f[4], loop_shapes => $f[5], loop_id => $f[6], tags => $f[7],
-		suggestion => $f[8] };
+		sample => $f[8], parent_sample => $f[9], parent_tags => $f[10], suggestion => $f[11] };
 }
 
 # A positive scenario: run it, then each expected pattern

@@ -94,9 +94,10 @@ extern void sdp_nplus1_shmem_startup(void);
 /* hot path, from profiler_hooks.c */
 extern bool sdp_nplus1_watching(int level);
 extern void sdp_nplus1_statement_start(int level, uint64 queryid);
-extern bool sdp_nplus1_wants_timing(int level, uint64 queryid);
+extern bool sdp_nplus1_wants_timing(void);
+extern void sdp_nplus1_utility_end(int level);
 extern void sdp_nplus1_statement_end(QueryDesc *queryDesc, int level,
-									 double elapsed_ms);
+									 bool timed, double elapsed_ms);
 
 /* maintenance */
 extern void sdp_nplus1_reset(uint64 queryid);

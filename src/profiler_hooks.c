@@ -172,19 +172,20 @@ sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		sdp_predicates_watch(queryDesc);
 
 	/*
-	 * Time, buffers and WAL of the whole statement, across Run calls.  The
-	 * N+1 detector alone times only the statements of a loop it is about to
-	 * confirm or has confirmed: the others it counts untimed, which saves
-	 * the clock reads on statements nested in functions under track = top.
+	 * Time, buffers and WAL of the whole statement, across Run calls.  For
+	 * a statement only the N+1 detector watches (nested, track = top) just
+	 * a timer, and only for the one statement in seven it times: the
+	 * others it counts untimed, which saves the clock reads.
 	 */
-	if ((track || sample_predicates ||
-		 (watch && sdp_nplus1_wants_timing(nesting_level, queryid))) &&
-		queryDesc->totaltime == NULL)
+	if (queryDesc->totaltime == NULL &&
+		(track || sample_predicates || (watch && sdp_nplus1_wants_timing())))
 	{
 		MemoryContext oldcxt;
 
 		oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
+		queryDesc->totaltime = InstrAlloc(1, track || sample_predicates ?
+										  INSTRUMENT_ALL : INSTRUMENT_TIMER,
+										  false);
 		MemoryContextSwitchTo(oldcxt);
 	}
 }
@@ -315,7 +316,7 @@ sdp_ExecutorEnd(QueryDesc *queryDesc)
 			if (track)
 				record_execution(queryDesc, elapsed_ms);
 			if (watch)
-				sdp_nplus1_statement_end(queryDesc, nesting_level, elapsed_ms);
+				sdp_nplus1_statement_end(queryDesc, nesting_level, timed, elapsed_ms);
 			if (sampled)
 				sdp_predicates_harvest(queryDesc, elapsed_ms);
 		}
@@ -363,6 +364,9 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			nesting_level--;
 	}
 	PG_END_TRY();
+	/* a DO block's or CALL's loops are complete in the view now */
+	if (opens_frame && sdp_nplus1_watching(nesting_level))
+		sdp_nplus1_utility_end(nesting_level);
 }
 
 /* Install the executor and utility hooks, chaining to the previous ones; from _PG_init only. */

@@ -22,8 +22,10 @@
  *	    After a multi-statement transaction a new chain starts: a job-queue
  *	    worker or a hot endpoint whose every request is its own transaction
  *	    never forms a loop.  A loop in a chain of single-statement links
- *	    must follow a parent statement: a connection that does nothing but
- *	    one lookup, back to back, is a hot endpoint, not a loop.
+ *	    must follow a parent that returned at least nplus1_min_repeats
+ *	    rows, the rows it loops over: without it, a connection serving one
+ *	    endpoint's requests back to back (a lookup, or three statements per
+ *	    request) after another request is a hot endpoint, not a loop.
  *	  The unit of a nested statement is the execution of the statement that
  *	  encloses it (one call of a function, one DO block, one INSERT whose
  *	  foreign-key checks run below it).
@@ -149,6 +151,7 @@ typedef struct LevelState
 	int64		skipped;
 	int			pending;		/* executions of the loop's shapes not yet added */
 	uint64		parent_queryid;
+	bool		parent_evidence;	/* it returned enough rows to drive the loop */
 	int64		parent_rows;	/* -1: unknown */
 	uint64		loop_id;
 	uint64		pattern_generation;
@@ -524,32 +527,43 @@ start_loop(LevelState *st, int p, int level)
 	}
 
 	/*
-	 * The loop's parent: the last statement before it that is none of its
-	 * shapes (an earlier, broken-off run of the loop is part of it); the
-	 * enclosing statement when the unit starts with the loop.
+	 * The loop's parent: the statement that drives it.  Of the statements
+	 * before it in the unit that are none of its shapes (an earlier,
+	 * broken-off run of the loop is part of it), the nearest that returned
+	 * enough rows to drive nplus1_min_repeats iterations; failing that, the
+	 * nearest; the enclosing statement when the unit starts with the loop.
+	 * Whether one returned enough rows is the evidence a chain of
+	 * autocommit statements needs (loop_step()).
 	 */
 	st->parent_queryid = level > 0 ? levels[level - 1].running_queryid : 0;
 	st->parent_rows = -1;
-	for (uint32 i = first; i > 0 && n - i < HISTORY; i--)
+	st->parent_evidence = false;
 	{
-		const HistoryEntry *e = &st->history[(i - 1) & HISTORY_MASK];
-		int			s;
+		bool		nearest_found = false;
 
-		for (s = 0; s < st->nshapes; s++)
-			if (st->shapes[s].queryid == e->queryid)
+		for (uint32 i = first; i > 0 && n - i < HISTORY; i--)
+		{
+			const HistoryEntry *e = &st->history[(i - 1) & HISTORY_MASK];
+			int			s;
+
+			for (s = 0; s < st->nshapes; s++)
+				if (st->shapes[s].queryid == e->queryid)
+					break;
+			if (s < st->nshapes)
+				continue;
+			if (e->rows >= sdp_nplus1_min_repeats)
+			{
+				st->parent_queryid = e->queryid;
+				st->parent_rows = e->rows;
+				st->parent_evidence = true;
 				break;
-		if (s == st->nshapes)
-		{
-			st->parent_queryid = e->queryid;
-			st->parent_rows = e->rows;
-			break;
-		}
-		if (i == 1 || n - i + 1 >= HISTORY)
-		{
-			/* only the loop's shapes as far back as we remember */
-			if (i > 1)
-				st->parent_queryid = 0;
-			break;
+			}
+			if (!nearest_found)
+			{
+				st->parent_queryid = e->queryid;
+				st->parent_rows = e->rows;
+				nearest_found = true;
+			}
 		}
 	}
 	for (int s = 0; s < st->nshapes; s++)
@@ -638,9 +652,9 @@ loop_step(LevelState *st, int pos, QueryDesc *queryDesc, int level,
 			flush_level(st);
 	}
 	else if (!shape->decided && st->iterations >= sdp_nplus1_min_repeats &&
-			 (st->parent_queryid != 0 || level > 0 ||
-			  UNIT_KIND(unit) != UNIT_CHAIN ||
-			  (chain_xact_in_block && chain_xact_statements >= 2)))
+			 (level > 0 || UNIT_KIND(unit) != UNIT_CHAIN ||
+			  (chain_xact_in_block && chain_xact_statements >= 2) ||
+			  st->parent_evidence))
 		confirm_shape(st, st->position_shape[pos], queryDesc, level);
 }
 

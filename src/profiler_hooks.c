@@ -13,7 +13,10 @@
  *	  Hot-path rules (these hooks run inside every user query):
  *	  - no error is raised into the user's query: shared memory is fixed, the
  *	    hash table is probed with HASH_ENTER_NULL, nothing here does catalog
- *	    access, and plan capture catches its own errors;
+ *	    access (but the N+1 detector, once per backend, the first time it
+ *	    confirms a loop nested in a function: nplus1_noise.c reads the
+ *	    system SQL functions' bodies), and plan capture catches its own
+ *	    errors;
  *	  - the store's LWLock is taken shared for known shapes; exclusively only
  *	    for a shape this server has not seen (profiler_store.c);
  *	  - per execution, the only allocation is the query-total Instrumentation
@@ -23,9 +26,10 @@
  *	  SELECT on a single-user backend, version 1.2): 4,727 instructions per
  *	  query over a server with nothing preloaded, of which 2,774 are
  *	  PostgreSQL's own query id; pg_stat_statements adds 5,082 in the same
- *	  run.  N+1 detection is 80 of ours; a statement sampled for predicates
- *	  costs about 650 more, the others a countdown.  Printing a slow
- *	  statement's plan costs about 20,000.
+ *	  run.  N+1 detection is 80 of ours (1.3's loop detector: 251 per
+ *	  top-level statement, 300 per statement nested in PL/pgSQL); a
+ *	  statement sampled for predicates costs about 650 more, the others a
+ *	  countdown.  Printing a slow statement's plan costs about 20,000.
  *
  *	  Nesting: nesting_level counts executor and utility frames so that a
  *	  statement run inside a function is not counted as top-level.  EXECUTE,

@@ -45,7 +45,10 @@
  *	  iterations, each shape is confirmed at its next execution (its text,
  *	  its tags and the statement's own checks are at hand then); further
  *	  executions are added to its pattern FLUSH_EVERY at a time, and when
- *	  the loop or its unit ends.
+ *	  the loop or its unit ends.  In a chain of autocommit statements the
+ *	  shapes wait for the loop's end: it is the parent's loop only if it
+ *	  ran no more iterations than the parent returned rows (a hot
+ *	  endpoint's run of requests has no reason to stop there).
  *
  *	  Noise.  Not patterns unless nplus1_include_internal is on: statements
  *	  of the extension's own code (own_code.c: its workers, its SQL
@@ -102,6 +105,19 @@ typedef struct HistoryEntry
 	bool		timed;
 } HistoryEntry;
 
+/* what a shape's pattern needs, taken while its statement was at hand */
+typedef struct PreparedShape
+{
+	SdpPatternKey key;
+	SdpLoopShape loop;
+	char		kind;
+	char		tags[SDP_NPLUS1_TAGS_LEN];
+	char	   *query;			/* in TopMemoryContext */
+	int			query_len;
+	char	   *parent;			/* in TopMemoryContext, or NULL */
+	int			parent_len;
+} PreparedShape;
+
 /* one distinct shape of the loop being followed */
 typedef struct LoopShapeState
 {
@@ -115,6 +131,7 @@ typedef struct LoopShapeState
 	int64		rows;
 	bool		decided;		/* confirmed or found not to be a pattern */
 	SdpPattern *pattern;		/* when confirmed and kept */
+	PreparedShape *prepared;	/* confirmed, waiting for the loop's end */
 	int			pending;		/* executions not yet added to the pattern */
 } LoopShapeState;
 
@@ -152,6 +169,9 @@ typedef struct LevelState
 	int			pending;		/* executions of the loop's shapes not yet added */
 	uint64		parent_queryid;
 	bool		parent_evidence;	/* it returned enough rows to drive the loop */
+	bool		deferred;		/* shapes wait for the loop's end (a chain) */
+	uint32		xact_start;		/* history index where the level-0
+								 * transaction block began */
 	int64		parent_rows;	/* -1: unknown */
 	uint64		loop_id;
 	uint64		pattern_generation;
@@ -215,13 +235,26 @@ flush_level(LevelState *st)
 	st->pending = 0;
 }
 
-/* Add every level's pending executions to their patterns. */
+static void settle_deferred(LevelState *st, int level);
+
+/* The level's loop ended: its last executions and deferred shapes go to the table. */
+static void
+end_loop(LevelState *st, int level)
+{
+	if (st->pending > 0)
+		flush_level(st);
+	if (st->deferred)
+		settle_deferred(st, level);
+	st->period = 0;
+}
+
+/* The session ends: every level's loop with it. */
 static void
 flush_all_levels(int code, Datum arg)
 {
 	for (int l = 0; l < SDP_NPLUS1_MAX_LEVELS; l++)
-		if (levels[l].pending > 0)
-			flush_level(&levels[l]);
+		if (levels[l].period > 0)
+			end_loop(&levels[l], l);
 }
 
 /*
@@ -378,24 +411,93 @@ log_new_pattern(const SdpPatternKey *key, int64 repeats, bool in_function,
 				 errdetail(in_function ? "Repeated inside a function: %s" : "Repeated: %s", query)));
 }
 
+/* Add a shape of the loop to the pattern table, with what the loop ran so far. */
+static void
+record_shape(LevelState *st, LoopShapeState *shape, int level)
+{
+	PreparedShape *prep = shape->prepared;
+	SdpBurst	burst;
+	bool		is_new;
+
+	burst.kind = prep->kind;
+	burst.loop = &prep->loop;
+	burst.repeats = shape->execs;
+	burst.exec_ms = shape_time(shape);
+	shape->reported_ms = burst.exec_ms;
+	burst.parent_rows = -1;
+	if (shape->parent_queryid == st->parent_queryid)
+		burst.parent_rows = st->parent_rows;
+	else
+	{
+		/* nested under another shape of the loop: its rows per execution */
+		for (int i = 0; i < st->nshapes; i++)
+			if (st->shapes[i].queryid == shape->parent_queryid &&
+				st->shapes[i].execs > 0)
+				burst.parent_rows = st->shapes[i].rows / st->shapes[i].execs;
+	}
+	burst.tags = prep->tags;
+	burst.query = prep->query;
+	burst.query_len = prep->query_len;
+	burst.parent = prep->parent;
+	burst.parent_len = prep->parent_len;
+
+	st->pattern_generation = sdp_nplus1_generation();
+	shape->pattern = sdp_nplus1_confirm(&prep->key, &burst, &is_new);
+	if (is_new && sdp_nplus1_log)
+		log_new_pattern(&prep->key, shape->execs, level > 0, prep->query,
+						prep->parent);
+}
+
+static void
+forget_prepared(LoopShapeState *shape)
+{
+	if (shape->prepared == NULL)
+		return;
+	pfree(shape->prepared->query);
+	if (shape->prepared->parent)
+		pfree(shape->prepared->parent);
+	pfree(shape->prepared);
+	shape->prepared = NULL;
+}
+
 /*
- * The loop has run its nplus1_min_repeats iterations and this statement is
- * its shape s: record the shape as a pattern, or decide it is none.
+ * A loop whose confirmation waited for its end (a chain of autocommit
+ * statements) ended: it was the parent's loop if it ran no more iterations
+ * than the parent returned rows; then its shapes become patterns.
  */
 static void
-confirm_shape(LevelState *st, int s, QueryDesc *queryDesc, int level)
+settle_deferred(LevelState *st, int level)
+{
+	bool		driven = st->parent_rows >= st->iterations;
+
+	for (int s = 0; s < st->nshapes; s++)
+	{
+		LoopShapeState *shape = &st->shapes[s];
+
+		if (shape->prepared != NULL && driven)
+			record_shape(st, shape, level);
+		forget_prepared(shape);
+		shape->pattern = NULL;
+	}
+	st->deferred = false;
+}
+
+/*
+ * The loop has run its nplus1_min_repeats iterations and this statement is
+ * its shape s: decide whether the shape is a pattern, and take what the
+ * pattern needs (texts, tags) while its statement is at hand.  Recorded
+ * now, or, with defer, when the loop ends (settle_deferred()).
+ */
+static void
+confirm_shape(LevelState *st, int s, QueryDesc *queryDesc, int level,
+			  bool defer)
 {
 	LoopShapeState *shape = &st->shapes[s];
-	SdpPatternKey key;
-	SdpLoopShape loop;
-	SdpBurst	burst;
 	CmdType		cmd = queryDesc->operation;
-	char		tags[SDP_NPLUS1_TAGS_LEN];
+	PreparedShape *prep;
+	SdpLoopShape loop;
 	char	   *query;
-	char	   *parent = NULL;
 	int			query_len;
-	int			parent_len = -1;
-	bool		is_new;
 
 	shape->decided = true;
 	memset(&loop, 0, sizeof(loop));
@@ -413,69 +515,61 @@ confirm_shape(LevelState *st, int s, QueryDesc *queryDesc, int level)
 		return;
 	}
 
-	memset(&key, 0, sizeof(key));
-	key.userid = GetUserId();
-	key.dbid = MyDatabaseId;
-	key.queryid = shape->queryid;
-	key.parent_queryid = shape->parent_queryid;
-	key.appid = hash_bytes_extended((const unsigned char *) sdp_store_current_appname(),
-									strlen(sdp_store_current_appname()), 0);
-	key.loop_id = st->loop_id;
-	key.nested = level > 0;
+	prep = MemoryContextAllocZero(TopMemoryContext, sizeof(PreparedShape));
+	prep->query = MemoryContextStrdup(TopMemoryContext, query);
+	prep->query_len = query_len;
+	pfree(query);
+
+	prep->key.userid = GetUserId();
+	prep->key.dbid = MyDatabaseId;
+	prep->key.queryid = shape->queryid;
+	prep->key.parent_queryid = shape->parent_queryid;
+	prep->key.appid = hash_bytes_extended((const unsigned char *) sdp_store_current_appname(),
+										  strlen(sdp_store_current_appname()), 0);
+	prep->key.loop_id = st->loop_id;
+	prep->key.nested = level > 0;
 
 	loop.nshapes = st->nshapes;
 	loop.position = s + 1;
 	loop.per_iteration = shape->per_iteration;
 	for (int i = 0; i < st->nshapes; i++)
 		loop.queryids[i] = st->shapes[i].queryid;
-
-	if (shape->parent_queryid != 0)
-	{
-		parent = known_text(shape->parent_queryid, true, &parent_len);
-		if (parent == NULL)
-			parent = known_text(shape->parent_queryid, false, &parent_len);
-		if (parent == NULL)
-			parent_len = -1;
-	}
-	statement_tags(queryDesc, tags);
-
-	burst.kind = (cmd == CMD_INSERT || cmd == CMD_UPDATE ||
+	prep->loop = loop;
+	prep->kind = (cmd == CMD_INSERT || cmd == CMD_UPDATE ||
 				  cmd == CMD_DELETE || cmd == CMD_MERGE)
 		? SDP_LOOP_DML : SDP_LOOP_SELECT;
-	burst.loop = &loop;
-	burst.repeats = shape->execs;
-	burst.exec_ms = shape_time(shape);
-	shape->reported_ms = burst.exec_ms;
-	burst.parent_rows = -1;
-	if (shape->parent_queryid == st->parent_queryid)
-		burst.parent_rows = st->parent_rows;
-	else
-	{
-		/* nested under another shape of the loop: its rows per execution */
-		for (int i = 0; i < st->nshapes; i++)
-			if (st->shapes[i].queryid == shape->parent_queryid &&
-				st->shapes[i].execs > 0)
-				burst.parent_rows = st->shapes[i].rows / st->shapes[i].execs;
-	}
-	burst.tags = tags;
-	burst.query = query;
-	burst.query_len = query_len;
-	burst.parent = parent;
-	burst.parent_len = parent_len;
 
-	st->pattern_generation = sdp_nplus1_generation();
-	shape->pattern = sdp_nplus1_confirm(&key, &burst, &is_new);
+	prep->parent_len = -1;
+	if (shape->parent_queryid != 0)
+	{
+		char	   *parent = known_text(shape->parent_queryid, true, &prep->parent_len);
+
+		if (parent == NULL)
+			parent = known_text(shape->parent_queryid, false, &prep->parent_len);
+		if (parent == NULL)
+			prep->parent_len = -1;
+		else
+		{
+			prep->parent = MemoryContextStrdup(TopMemoryContext, parent);
+			pfree(parent);
+		}
+	}
+	statement_tags(queryDesc, prep->tags);
+	shape->prepared = prep;
+
 	if (!exit_flush_registered)
 	{
-		/* what a confirmed loop ran last is not lost when the session ends */
+		/* what a loop ran last is not lost when the session ends */
 		before_shmem_exit(flush_all_levels, (Datum) 0);
 		exit_flush_registered = true;
 	}
-	if (is_new && sdp_nplus1_log)
-		log_new_pattern(&key, shape->execs, level > 0, query, parent);
-	pfree(query);
-	if (parent)
-		pfree(parent);
+	if (defer)
+	{
+		st->deferred = true;
+		return;
+	}
+	record_shape(st, shape, level);
+	forget_prepared(shape);
 }
 
 /*
@@ -541,7 +635,12 @@ start_loop(LevelState *st, int p, int level)
 	{
 		bool		nearest_found = false;
 
-		for (uint32 i = first; i > 0 && n - i < HISTORY; i--)
+		/* not beyond the start of a multi-statement transaction block */
+		uint32		floor = (level == 0 && UNIT_KIND(st->unit) == UNIT_CHAIN &&
+							 chain_xact_in_block && chain_xact_statements >= 2 &&
+							 st->xact_start <= first) ? st->xact_start : 0;
+
+		for (uint32 i = first; i > floor && n - i < HISTORY; i--)
 		{
 			const HistoryEntry *e = &st->history[(i - 1) & HISTORY_MASK];
 			int			s;
@@ -593,6 +692,7 @@ start_loop(LevelState *st, int p, int level)
 	st->iterations = 2;
 	st->skipped = 0;
 	st->pending = 0;
+	st->deferred = false;
 }
 
 /* Look for a loop ending with the statement just added to the history. */
@@ -651,11 +751,15 @@ loop_step(LevelState *st, int pos, QueryDesc *queryDesc, int level,
 		if (++st->pending >= FLUSH_EVERY)
 			flush_level(st);
 	}
-	else if (!shape->decided && st->iterations >= sdp_nplus1_min_repeats &&
-			 (level > 0 || UNIT_KIND(unit) != UNIT_CHAIN ||
-			  (chain_xact_in_block && chain_xact_statements >= 2) ||
-			  st->parent_evidence))
-		confirm_shape(st, st->position_shape[pos], queryDesc, level);
+	else if (!shape->decided && st->iterations >= sdp_nplus1_min_repeats)
+	{
+		/* a chain of autocommit statements: only a loop over its parent's rows */
+		bool		chain = level == 0 && UNIT_KIND(unit) == UNIT_CHAIN &&
+			!(chain_xact_in_block && chain_xact_statements >= 2);
+
+		if (!chain || st->parent_evidence)
+			confirm_shape(st, st->position_shape[pos], queryDesc, level, chain);
+	}
 }
 
 /*
@@ -688,12 +792,13 @@ sdp_nplus1_statement_end(QueryDesc *queryDesc, int level, bool timed,
 
 	if (st->unit != unit)
 	{
-		if (st->pending > 0)
-			flush_level(st);
+		if (st->period > 0)
+			end_loop(st, level);
 		st->unit = unit;
 		st->nstatements = 0;
-		st->period = 0;
 	}
+	if (level == 0 && chain_xact_statements == 1)
+		st->xact_start = st->nstatements;
 
 	if (st->period > 0)
 	{
@@ -708,12 +813,7 @@ sdp_nplus1_statement_end(QueryDesc *queryDesc, int level, bool timed,
 			loop_step(st, (pos + i) % st->period, queryDesc, level, unit,
 					  rows, timed, elapsed_ms);
 		else
-		{
-			/* the loop ended */
-			if (st->pending > 0)
-				flush_level(st);
-			st->period = 0;
-		}
+			end_loop(st, level);	/* the loop ended */
 	}
 
 	e = &st->history[st->nstatements & HISTORY_MASK];

@@ -186,7 +186,7 @@ is($p8->[3], 20, 'one burst per script run (2 x 10)');
 client('prepared', 15);
 expect_flag('libpq prepared statements', 'SELECT name FROM client_items WHERE id = $1',
 	'select_loop', qr/client_orders/, 0);
-client('params', 15);
+client('params', 10);    # the parent's 10 rows, one lookup each
 expect_flag('libpq PQexecParams autocommit', 'SELECT price FROM client_items WHERE id = $1',
 	'select_loop', qr/client_orders/, 0);
 

@@ -65,9 +65,9 @@
  *	  duration, so no extra clock read is needed.  Statements the profiler
  *	  does not time (nested, track = top) are timed one in TIME_ONE_IN, with
  *	  a timer only: a loop's time is estimated from them.  Measured
- *	  (callgrind, test/bench/profiler_overhead.sh): 241 instructions per
- *	  top-level point SELECT, 4.7 % of what pg_stat_statements adds; see
- *	  README, "Overhead", for statements nested in PL/pgSQL.
+ *	  (callgrind, test/bench/profiler_overhead.sh): 280 instructions per
+ *	  top-level point SELECT, 5.5 % of what pg_stat_statements adds; 324
+ *	  per statement nested in PL/pgSQL (README, "Overhead").
  *
  *-------------------------------------------------------------------------
  */

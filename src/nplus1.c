@@ -759,6 +759,8 @@ loop_step(LevelState *st, int pos, QueryDesc *queryDesc, int level,
 
 		if (!chain || st->parent_evidence)
 			confirm_shape(st, st->position_shape[pos], queryDesc, level, chain);
+		else
+			shape->decided = true;	/* a hot endpoint's run: not asked again */
 	}
 }
 

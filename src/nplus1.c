@@ -66,7 +66,7 @@
  *	  does not time (nested, track = top) are timed one in TIME_ONE_IN, with
  *	  a timer only: a loop's time is estimated from them.  Measured
  *	  (callgrind, test/bench/profiler_overhead.sh): 280 instructions per
- *	  top-level point SELECT, 5.5 % of what pg_stat_statements adds; 324
+ *	  top-level point SELECT, 5.5 % of what pg_stat_statements adds; 331
  *	  per statement nested in PL/pgSQL (README, "Overhead").
  *
  *-------------------------------------------------------------------------

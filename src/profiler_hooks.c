@@ -27,7 +27,7 @@
  *	  query over a server with nothing preloaded, of which 2,774 are
  *	  PostgreSQL's own query id; pg_stat_statements adds 5,082 in the same
  *	  run.  N+1 detection is 80 of ours (1.3's loop detector: 280 per
- *	  top-level statement, 324 per statement nested in PL/pgSQL); a
+ *	  top-level statement, 331 per statement nested in PL/pgSQL); a
  *	  statement sampled for predicates costs about 650 more, the others a
  *	  countdown.  Printing a slow statement's plan costs about 20,000.
  *

@@ -14,6 +14,8 @@ OBJS         = src/smart_dairy_perf.o \
                src/query_samples.o \
                src/nplus1.o \
                src/nplus1_store.o \
+               src/nplus1_noise.o \
+               src/own_code.o \
                src/spi_util.o \
                src/run_as_owner.o \
                src/maintenance_lock.o \

@@ -1682,3 +1682,328 @@ BEGIN
     RETURN snap;
 END
 $$;
+
+
+-- ====================================================================
+-- Issue 17: N+1 loops of up to five statements per row, the parent's rows,
+-- framework tags, and no patterns of foreign-key checks or of the
+-- extension's own code (sdp.n_plus_one gains columns: recreated).
+-- ====================================================================
+DROP VIEW sdp.n_plus_one;
+DROP FUNCTION sdp.n_plus_one_patterns(boolean);
+
+CREATE FUNCTION sdp.n_plus_one_patterns(
+    showtext boolean DEFAULT true,
+    OUT userid oid,
+    OUT dbid oid,
+    OUT queryid bigint,
+    OUT query text,
+    OUT kind text,
+    OUT parent_queryid bigint,
+    OUT parent_query text,
+    OUT occurrences bigint,
+    OUT total_repeats bigint,
+    OUT max_repeats bigint,
+    OUT total_exec_ms double precision,
+    OUT nested boolean,
+    OUT application_name text,
+    OUT first_seen timestamptz,
+    OUT last_seen timestamptz,
+    OUT loop_id bigint,
+    OUT loop_queryids bigint[],
+    OUT loop_position integer,
+    OUT per_iteration integer,
+    OUT origin text,
+    OUT parent_rows bigint,
+    OUT parent_rows_known bigint,
+    OUT tags text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sdp_n_plus_one_patterns'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- The tags a framework writes in a statement's comment to say which code
+-- sent it, as key-value pairs: SQLCommenter (key='value',...; values
+-- URL-encoded) and Rails query log tags / marginalia (key:value,...).
+CREATE FUNCTION sdp.query_tags(comment text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT jsonb_object_agg(key, value)
+  FROM (SELECT DISTINCT ON (m[1]) m[1] AS key,
+               CASE WHEN v !~ '%[0-9A-Fa-f]{2}' OR v ~ '%[89A-Fa-f][0-9A-Fa-f]' THEN v
+                    ELSE (SELECT convert_from(decode(string_agg(
+                                     CASE WHEN t[1] ~ '^%' THEN substr(t[1], 2)
+                                          ELSE encode(convert_to(t[1], 'UTF8'), 'hex') END,
+                                     '' ORDER BY n), 'hex'), 'UTF8')
+                            FROM regexp_matches(v, '%[0-9A-Fa-f]{2}|.', 'g') WITH ORDINALITY AS c(t, n))
+               END AS value
+          FROM regexp_matches(comment,
+                              '([A-Za-z_][A-Za-z0-9_.%-]*)\s*[=:]\s*(''[^'']*''|[^,'']*)', 'g')
+               WITH ORDINALITY AS x(m, o),
+               LATERAL (SELECT btrim(btrim(m[2]), '''') AS v) y
+         ORDER BY m[1], o DESC) kv
+$$;
+
+-- One row per N+1 pattern: the repeated statement, the statement that
+-- drove the loop, the other statements of the same loop, how often and how
+-- long, the rows the parent returned, the framework tags, and how to batch
+-- it.  A loop of several statements per row (two associations loaded
+-- lazily for each order) is one row per statement, with one loop_id.
+-- Beside each, one example of the statement and of its parent with their
+-- real constants, and the parent's tags read from its example.
+CREATE VIEW sdp.n_plus_one AS
+    WITH p AS (
+        SELECT p.*,
+               replace(substring(p.query from '(?i)from\s+([^\s,;()]+)'), '"', '') AS from_table
+          FROM sdp.n_plus_one_patterns(true) p
+    )
+    SELECT p.queryid, p.query, p.kind, p.parent_queryid, p.parent_query,
+           p.occurrences,
+           round(p.total_repeats::numeric / nullif(p.occurrences, 0), 1) AS avg_repeats,
+           p.max_repeats, p.total_exec_ms, p.nested, p.application_name,
+           p.first_seen, p.last_seen,
+           sdp.n_plus_one_suggestion(p.kind, p.query, p.parent_query, p.nested)
+           || CASE WHEN cardinality(p.loop_queryids) > 1 AND p.kind = 'select_loop' THEN
+                  CASE WHEN p.per_iteration > 1 AND p.parent_queryid = ANY (p.loop_queryids) THEN
+                      format('. It runs %s times for each row of its parent, itself inside the loop: '
+                             || 'eager-load the nested association in the outer query '
+                             || '(Rails includes(a: :b), Django prefetch_related(''a__b''))', p.per_iteration)
+                  ELSE
+                      format('. It loops together with %s (%s statements per row): '
+                             || 'eager-load these associations together '
+                             || '(Rails includes(:a, :b), Django select_related / prefetch_related of both)',
+                             coalesce((SELECT string_agg(DISTINCT coalesce(o.from_table, o.queryid::text), ', ')
+                                         FROM p o
+                                        WHERE o.loop_id = p.loop_id AND o.queryid <> p.queryid),
+                                      'other statements'),
+                             cardinality(p.loop_queryids))
+                  END
+              ELSE '' END AS suggestion,
+           p.userid, p.dbid,
+           p.loop_id, p.loop_queryids, p.loop_position, p.per_iteration,
+           round(p.parent_rows::numeric / nullif(p.parent_rows_known, 0), 1) AS avg_parent_rows,
+           sdp.query_tags(p.tags) AS tags,
+           p.origin,
+           rs.sample_query,
+           ps.sample_query AS parent_sample_query,
+           sdp.query_tags(substring(ps.sample_query from '(?s).*/\*(.*)\*/')) AS parent_tags
+      FROM p
+      -- one example of each statement with real constants (sdp.query_samples)
+      LEFT JOIN LATERAL (
+            SELECT s.sample_query FROM sdp.query_samples s
+             WHERE s.userid = p.userid AND s.dbid = p.dbid AND s.queryid = p.queryid
+             ORDER BY (s.toplevel = NOT p.nested) DESC, (s.application = p.application_name) DESC
+             LIMIT 1) rs ON true
+      LEFT JOIN LATERAL (
+            SELECT s.sample_query FROM sdp.query_samples s
+             WHERE s.userid = p.userid AND s.dbid = p.dbid AND s.queryid = p.parent_queryid
+             ORDER BY (s.toplevel = NOT p.nested) DESC, (s.application = p.application_name) DESC
+             LIMIT 1) ps ON true
+     ORDER BY p.total_exec_ms DESC;
+
+COMMENT ON VIEW sdp.n_plus_one IS
+'N+1 query patterns: statements repeated in a loop by one session, with their parent, the statements looping with them, the parent''s rows, framework tags and a batching suggestion';
+
+GRANT SELECT ON sdp.n_plus_one TO PUBLIC;
+
+-- The report leaves the extension's own statements out of its findings
+-- unless smart_dairy_perf.report_own_statements is on; its N+1 section
+-- shows the loops, the parent's rows and the tags.
+CREATE FUNCTION sdp._report_own_statements()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT coalesce(current_setting('smart_dairy_perf.report_own_statements', true), 'off')::boolean
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.report(format text DEFAULT 'text', before text DEFAULT NULL, after text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fmt text := lower(format);
+    out text := '';
+    summary text;
+    charts text := '';
+    labels text[];
+    vals double precision[][];
+BEGIN
+    IF fmt NOT IN ('text', 'markdown', 'html') THEN
+        RAISE EXCEPTION 'unknown report format "%"', format
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use text, markdown or html.';
+    END IF;
+    IF (before IS NULL) <> (after IS NULL) THEN
+        RAISE EXCEPTION 'a comparison needs two snapshots'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give both before and after labels, or neither.';
+    END IF;
+    IF before IS NOT NULL THEN
+        PERFORM sdp._snapshot_id(before), sdp._snapshot_id(after);   -- clear errors first
+    END IF;
+
+    out := out || sdp._report_section(fmt, 'Summary', $q$
+        SELECT (SELECT count(DISTINCT queryid) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS query_shapes,
+               (SELECT sum(calls) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS executions,
+               (SELECT round((sum(total_exec_time) / 1000)::numeric, 1) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS total_seconds,
+               (SELECT round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 3) FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS mean_ms,
+               (SELECT count(*) FROM sdp.slow_queries) AS slow_executions,
+               (SELECT count(*) FROM sdp.n_plus_one) AS n_plus_one_patterns,
+               (SELECT count(*) FROM sdp._recommend_indexes(10, current_setting('search_path'))) AS indexes_recommended,
+               (SELECT count(*) FROM sdp.unused_indexes) + (SELECT count(*) FROM sdp.duplicate_indexes)
+                 + (SELECT count(*) FROM sdp.redundant_indexes) AS indexes_to_drop,
+               (SELECT hit_ratio FROM sdp.cache_hit_ratio WHERE scope = 'database') AS cache_hit_ratio,
+               (SELECT coalesce(sum(connections), 0) FROM sdp.connections WHERE state LIKE 'idle in transaction%') AS idle_in_transaction
+    $q$);
+
+    IF fmt = 'html' THEN
+        SELECT array_agg(left(regexp_replace(query, '\s+', ' ', 'g'), 48) ORDER BY total_exec_time DESC),
+               array_agg(ARRAY[p50_exec_time, p95_exec_time, p99_exec_time] ORDER BY total_exec_time DESC)
+          INTO labels, vals
+          FROM (SELECT * FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND t.query IS NOT NULL
+                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                 ORDER BY t.total_exec_time DESC LIMIT 8) x;
+        charts := sdp._svg_bars('Latency percentiles of the top queries', labels,
+                                ARRAY['p50', 'p95', 'p99'], vals, 'ms');
+        SELECT array_agg(left(regexp_replace(query, '\s+', ' ', 'g'), 48) ORDER BY total_exec_time DESC),
+               array_agg(ARRAY[total_exec_time / 1000] ORDER BY total_exec_time DESC)
+          INTO labels, vals
+          FROM (SELECT * FROM sdp.query_totals t
+                 WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND t.query IS NOT NULL
+                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                 ORDER BY t.total_exec_time DESC LIMIT 8) x;
+        charts := charts || sdp._svg_bars('Time by query', labels, ARRAY['total time'], vals, 's');
+        out := out || '<div class="charts">' || charts || E'</div>\n';
+    END IF;
+
+    out := out || sdp._report_section(fmt, 'Top queries by total time', $q$
+        SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 120) AS query, calls,
+               round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+               round(p50_exec_time::numeric, 3) AS p50_ms, round(p95_exec_time::numeric, 3) AS p95_ms,
+               round(p99_exec_time::numeric, 3) AS p99_ms
+          FROM sdp.query_totals t
+         WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+         ORDER BY total_exec_time DESC LIMIT 10
+    $q$, 'no statements profiled yet');
+    -- beside each plan, the findings on it (sdp.slow_query_advice) when it
+    -- was captured with actual rows
+    out := out || sdp._report_section(fmt, 'Slow queries (slowest execution per shape)', $q$
+        SELECT at, ms, app, query, plan,
+               coalesce((SELECT string_agg(a.severity || ': ' || a.finding || coalesce(' (' || a.node_type
+                                           || coalesce(' on ' || a.relation, '') || ')', '')
+                                           || E'\n  ' || a.suggestion, E'\n' ORDER BY a.node_id)
+                           FROM sdp.slow_query_advice a
+                          WHERE a.queryid = x.queryid AND a.executed_at = x.executed_at
+                            AND a.finding <> 'time'),
+                        CASE WHEN plan_analyzed THEN 'nothing to advise' ELSE '-' END) AS advice
+          FROM (
+            SELECT DISTINCT ON (queryid) queryid, executed_at, plan_analyzed,
+                   to_char(executed_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
+                   round(duration_ms::numeric, 1) AS ms, application_name AS app,
+                   left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
+              FROM sdp.slow_queries
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND (sdp._report_own_statements() OR (coalesce(query, '') !~ '\msdp\.'
+                    AND application_name NOT LIKE 'smart_dairy_perf%'))
+             ORDER BY queryid, duration_ms DESC) x
+         ORDER BY ms DESC LIMIT 5
+    $q$, 'no execution slower than smart_dairy_perf.slow_query_ms');
+    -- the shapes of one loop side by side, with the parent's rows and the
+    -- framework's tags that name the code
+    out := out || sdp._report_section(fmt, 'N+1 query patterns', $q$
+        SELECT kind, occurrences AS bursts, avg_repeats, avg_parent_rows AS parent_rows,
+               CASE WHEN cardinality(loop_queryids) > 1
+                    THEN format('%s of %s', loop_position, cardinality(loop_queryids)) ELSE '-' END AS in_loop,
+               round(total_exec_ms::numeric, 1) AS burst_ms,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS repeated,
+               left(regexp_replace(coalesce(parent_query, '-'), '\s+', ' ', 'g'), 60) AS after,
+               coalesce((SELECT string_agg(k || '=' || v, ', ') FROM jsonb_each_text(tags) AS t(k, v)), '-') AS tags,
+               suggestion
+          FROM sdp.n_plus_one
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND (sdp._report_own_statements() OR origin = 'application')
+         ORDER BY total_exec_ms DESC, loop_id, loop_position
+    $q$, 'no N+1 pattern seen');
+    out := out || sdp._report_section(fmt, 'Recommended indexes', $q$
+        SELECT "table"::text AS "table", columns, improvement_pct, calls, total_exec_ms, ddl
+          FROM sdp._recommend_indexes(10, current_setting('search_path'))
+    $q$, 'no index would make the workload faster');
+    -- how much of the workload that advice covers (the run just above)
+    out := out || sdp._report_section(fmt, 'Index advisor coverage', $q$
+        SELECT c.reason AS outcome, c.statements, round(c.time_pct::numeric, 1) AS pct_of_time
+          FROM sdp._advisor_last_coverage() c
+    $q$, 'no statement profiled in this database');
+    out := out || sdp._report_section(fmt, 'Indexes to review', $q$
+        SELECT 'unused' AS kind, table_name, index_name, size, drop_ddl AS ddl FROM sdp.unused_indexes
+        UNION ALL SELECT 'duplicate', table_name, index_name, size, drop_ddl FROM sdp.duplicate_indexes
+        UNION ALL SELECT 'redundant', table_name, index_name, size, drop_ddl FROM sdp.redundant_indexes
+        UNION ALL SELECT 'invalid', table_name, index_name, size, fix_ddl FROM sdp.invalid_indexes
+        UNION ALL SELECT 'foreign key without index', table_name, constraint_name, NULL, create_ddl
+                    FROM sdp.foreign_keys_without_index
+    $q$);
+    out := out || sdp._report_section(fmt, 'Partitions of managed tables', $q$
+        SELECT p.parent::text AS parent, count(*) FILTER (WHERE NOT p.is_default) AS partitions,
+               min(p.range_from) AS oldest_from, max(p.range_to) AS newest_to,
+               sum(p.row_estimate) FILTER (WHERE p.is_default) AS rows_in_default
+          FROM sdp.partitions p WHERE p.managed GROUP BY p.parent ORDER BY 1
+    $q$, 'no table is managed by the partition manager');
+    out := out || sdp._report_section(fmt, 'Materialized views', $q$
+        SELECT matview::text AS matview, refresh_every::text, concurrent_mode, last_refresh::text,
+               staleness::text, size, last_status
+          FROM sdp.matviews
+    $q$, 'no materialized view is registered');
+    out := out || sdp._report_section(fmt, 'Largest tables and vacuum state', $q$
+        SELECT s.table_name, s.row_estimate AS rows, s.total_size, v.dead_rows, v.dead_pct,
+               date_trunc('second', v.vacuum_age)::text AS vacuum_age
+          FROM sdp.table_sizes s
+          LEFT JOIN sdp.vacuum_health v ON v.schema_name = s.schema_name AND v.table_name = s.table_name
+         WHERE s.schema_name NOT IN ('sdp') ORDER BY s.total_bytes DESC LIMIT 10
+    $q$);
+    IF before IS NOT NULL THEN
+        out := out || sdp._report_section(fmt, format('Before and after: %s → %s', before, after), format($q$
+            SELECT status, left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS query,
+                   calls_before, calls_after, mean_ms_before, mean_ms_after, mean_change_pct,
+                   p95_ms_before, p95_ms_after, total_ms_before, total_ms_after
+              FROM sdp.compare(%L, %L) LIMIT 15
+        $q$, before, after));
+    END IF;
+
+    IF fmt = 'html' THEN
+        RETURN E'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            || format('<title>smart_dairy_perf report: %s</title>', sdp._html(current_database()))
+            || '<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}'
+            || 'h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}'
+            || 'table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:3px 6px;'
+            || 'text-align:left;vertical-align:top}th{background:#f4f6f8}pre{margin:0;white-space:pre-wrap;'
+            || 'font-size:.9em}pre.plan{white-space:pre;overflow-x:auto;max-width:56em}.none{color:#777;font-style:italic}.charts svg{display:block;margin:1em 0}'
+            || '.ct{font-weight:600;font-size:14px}.lb,.lg,.vl{font-size:11px}</style></head><body>'
+            || format(E'<h1>smart_dairy_perf report: %s</h1>\n<p>%s</p>\n', sdp._html(current_database()),
+                      to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ'))
+            || out || E'</body></html>\n';
+    ELSIF fmt = 'markdown' THEN
+        RETURN format(E'# smart_dairy_perf report: %s\n\n%s\n\n', current_database(),
+                      to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) || out;
+    END IF;
+    RETURN format(E'smart_dairy_perf report: %s, %s\n\n', current_database(),
+                  to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) || out;
+END
+$$;
+
+REVOKE ALL ON FUNCTION sdp.report(text, text, text) FROM PUBLIC;

@@ -75,6 +75,7 @@
 
 #include "maintenance.h"
 #include "maintenance_worker.h"
+#include "own_code.h"
 #include "maintenance_lock.h"
 #include "partition_detach.h"
 #include "partition_manager.h"
@@ -805,6 +806,8 @@ sdp_maintenance_worker_main(Datum arg)
 	before_shmem_exit(release_slot, (Datum) 0);
 
 	BackgroundWorkerInitializeConnection(dbname, role[0] ? role : NULL, 0);
+	/* every statement this worker runs is the extension's own (own_code.c) */
+	sdp_own_code_mark_backend();
 	/* the setting, not only pg_stat_activity: the profiler groups by it */
 	SetConfigOption("application_name", "smart_dairy_perf maintenance",
 					PGC_SUSET, PGC_S_OVERRIDE);

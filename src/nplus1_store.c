@@ -3,8 +3,10 @@
  * nplus1_store.c
  *	  The shared table of N+1 patterns behind sdp.n_plus_one: one entry per
  *	  (user, database, repeated query id, parent query id, application,
- *	  nested), with how many bursts were seen, how long they were and the
- *	  time they took, and the texts of both statements.
+ *	  loop, nested), with how many bursts were seen, how long they were,
+ *	  the time they took and the rows their parent returned, the shapes
+ *	  that loop together, the framework tags of the latest burst and the
+ *	  texts of both statements.
  *
  *	  Memory: a fixed-size dynahash sized by smart_dairy_perf.max_nplus1_patterns;
  *	  each entry holds two texts of at most max_query_text bytes.  When full,
@@ -33,7 +35,9 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "catalog/pg_type.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/tuplestore.h"
@@ -151,9 +155,8 @@ evict_cheapest(void)
  * N+1 lock exclusively; caller holds none.
  */
 SdpPattern *
-sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
-				   double exec_ms, const char *query, int query_len,
-				   const char *parent, int parent_len, bool *is_new)
+sdp_nplus1_confirm(const SdpPatternKey *key, const SdpBurst *burst,
+				   bool *is_new)
 {
 	SdpPattern *p;
 	bool		found;
@@ -172,10 +175,12 @@ sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
 			SpinLockInit(&p->mutex);
 			memset(&p->counters, 0, sizeof(SdpPatternCounters));
 			p->counters.first_seen = now;
-			p->kind = kind;
+			p->kind = burst->kind;
+			p->loop = *burst->loop;
 			strlcpy(p->appname, sdp_store_current_appname(), NAMEDATALEN);
 			p->encoding = GetDatabaseEncoding();
-			set_texts(p, query, query_len, parent, parent_len);
+			set_texts(p, burst->query, burst->query_len, burst->parent,
+					  burst->parent_len);
 			*is_new = true;
 		}
 	}
@@ -183,26 +188,38 @@ sdp_nplus1_confirm(const SdpPatternKey *key, char kind, int64 repeats,
 	{
 		SpinLockAcquire(&p->mutex);
 		p->counters.occurrences++;
-		p->counters.total_repeats += repeats;
-		p->counters.max_repeats = Max(p->counters.max_repeats, repeats);
-		p->counters.total_exec_ms += exec_ms;
+		p->counters.total_repeats += burst->repeats;
+		p->counters.max_repeats = Max(p->counters.max_repeats, burst->repeats);
+		p->counters.total_exec_ms += burst->exec_ms;
+		if (burst->parent_rows >= 0)
+		{
+			p->counters.parent_rows += burst->parent_rows;
+			p->counters.parent_rows_known++;
+		}
 		p->counters.last_seen = now;
+		/* the latest tags: the code that runs the loop now */
+		if (burst->tags[0] != '\0' || *is_new)
+			strlcpy(p->tags, burst->tags, SDP_NPLUS1_TAGS_LEN);
 		SpinLockRelease(&p->mutex);
 	}
 	LWLockRelease(nplus1->lock);
 	return p;
 }
 
-/* One more execution of a confirmed burst.  Takes the N+1 lock shared and the pattern's spinlock. */
+/*
+ * More executions of a confirmed burst (count of them, exec_ms in all, the
+ * burst now repeats_now long).  Takes the N+1 lock shared and the
+ * pattern's spinlock.
+ */
 void
-sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 repeats_now,
-					  double exec_ms)
+sdp_nplus1_add_repeat(SdpPattern *p, uint64 generation, int64 count,
+					  int64 repeats_now, double exec_ms)
 {
 	LWLockAcquire(nplus1->lock, LW_SHARED);
 	if (pg_atomic_read_u64(&nplus1->generation) == generation)
 	{
 		SpinLockAcquire(&p->mutex);
-		p->counters.total_repeats++;
+		p->counters.total_repeats += count;
 		p->counters.max_repeats = Max(p->counters.max_repeats, repeats_now);
 		p->counters.total_exec_ms += exec_ms;
 		SpinLockRelease(&p->mutex);
@@ -228,7 +245,7 @@ sdp_nplus1_reset(uint64 queryid)
 	LWLockRelease(nplus1->lock);
 }
 
-#define PATTERN_COLS 15
+#define PATTERN_COLS 23
 
 /* sdp.n_plus_one_patterns(showtext): the rows behind sdp.n_plus_one */
 Datum
@@ -252,11 +269,13 @@ sdp_n_plus_one_patterns(PG_FUNCTION_ARGS)
 		Datum		values[PATTERN_COLS];
 		bool		nulls[PATTERN_COLS];
 		SdpPatternCounters c;
+		char		c_tags[SDP_NPLUS1_TAGS_LEN];
 		bool		visible = see_all || p->key.userid == me;
 		int			i = 0;
 
 		SpinLockAcquire(&p->mutex);
 		c = p->counters;
+		memcpy(c_tags, p->tags, SDP_NPLUS1_TAGS_LEN);
 		SpinLockRelease(&p->mutex);
 		memset(nulls, 0, sizeof(nulls));
 
@@ -289,6 +308,37 @@ sdp_n_plus_one_patterns(PG_FUNCTION_ARGS)
 		values[i++] = CStringGetTextDatum(p->appname);
 		values[i++] = TimestampTzGetDatum(c.first_seen);
 		values[i++] = TimestampTzGetDatum(c.last_seen);
+		/* the loop this shape belongs to */
+		if (visible)
+		{
+			Datum		ids[SDP_NPLUS1_MAX_PERIOD];
+
+			for (int k = 0; k < p->loop.nshapes; k++)
+				ids[k] = Int64GetDatumFast((int64) p->loop.queryids[k]);
+			values[i++] = Int64GetDatumFast((int64) p->key.loop_id);
+			values[i++] = PointerGetDatum(construct_array(ids, p->loop.nshapes, INT8OID,
+														  8, FLOAT8PASSBYVAL,
+														  TYPALIGN_DOUBLE));
+		}
+		else
+		{
+			nulls[i++] = true;
+			nulls[i++] = true;
+		}
+		values[i++] = Int32GetDatum(p->loop.position);
+		values[i++] = Int32GetDatum(p->loop.per_iteration);
+		values[i++] = CStringGetTextDatum(p->loop.origin == SDP_ORIGIN_FOREIGN_KEY ?
+										  "foreign_key_check" :
+										  p->loop.origin == SDP_ORIGIN_SYSTEM ?
+										  "system_function" :
+										  p->loop.origin == SDP_ORIGIN_EXTENSION ?
+										  "extension" : "application");
+		values[i++] = Int64GetDatumFast(c.parent_rows);
+		values[i++] = Int64GetDatumFast(c.parent_rows_known);
+		if (!showtext || c_tags[0] == '\0')
+			nulls[i++] = true;
+		else
+			values[i++] = CStringGetTextDatum(visible ? c_tags : "<insufficient privilege>");
 		Assert(i == PATTERN_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -306,6 +356,8 @@ typedef struct PersistPattern
 {
 	SdpPatternKey key;
 	SdpPatternCounters counters;
+	SdpLoopShape loop;
+	char		tags[SDP_NPLUS1_TAGS_LEN];
 	char		appname[NAMEDATALEN];
 	int32		kind;
 	int32		encoding;
@@ -340,6 +392,8 @@ sdp_nplus1_save(SdpStatsWriter *w)
 		memset(&pp, 0, sizeof(pp));
 		pp.key = p->key;
 		pp.counters = p->counters;
+		pp.loop = p->loop;
+		strlcpy(pp.tags, p->tags, SDP_NPLUS1_TAGS_LEN);
 		strlcpy(pp.appname, p->appname, NAMEDATALEN);
 		pp.kind = p->kind;
 		pp.encoding = p->encoding;
@@ -372,6 +426,7 @@ check_pattern(const PersistPattern *pp)
 	key.queryid = pp->key.queryid;
 	key.parent_queryid = pp->key.parent_queryid;
 	key.appid = pp->key.appid;
+	key.loop_id = pp->key.loop_id;
 	key.nested = pp->key.nested;
 	if (memcmp(&key, &pp->key, sizeof(key)) != 0 || key.queryid == 0)
 		return "malformed key";
@@ -380,6 +435,18 @@ check_pattern(const PersistPattern *pp)
 		return "unknown kind of loop";
 	if (!PG_VALID_BE_ENCODING(pp->encoding))
 		return "invalid encoding";
+	if (pp->loop.nshapes < 1 || pp->loop.nshapes > SDP_NPLUS1_MAX_PERIOD ||
+		pp->loop.position < 1 || pp->loop.position > pp->loop.nshapes ||
+		pp->loop.per_iteration < 1 || pp->loop.per_iteration > SDP_NPLUS1_MAX_PERIOD ||
+		pp->loop.queryids[pp->loop.position - 1] != pp->key.queryid ||
+		(pp->loop.origin != SDP_ORIGIN_APPLICATION &&
+		 pp->loop.origin != SDP_ORIGIN_FOREIGN_KEY &&
+		 pp->loop.origin != SDP_ORIGIN_SYSTEM &&
+		 pp->loop.origin != SDP_ORIGIN_EXTENSION))
+		return "malformed loop";
+	if (memchr(pp->tags, '\0', SDP_NPLUS1_TAGS_LEN) == NULL ||
+		!pg_verify_mbstr(pp->encoding, pp->tags, strlen(pp->tags), true))
+		return "invalid tags";
 	if (!sdp_stats_valid_appname(pp->appname, pp->key.appid, pp->encoding))
 		return "invalid application name";
 	if (!sdp_stats_valid_text_len(pp->query_len) ||
@@ -388,7 +455,9 @@ check_pattern(const PersistPattern *pp)
 
 	/* a burst has at least one execution, and the longest is one of them */
 	if (c->occurrences < 0 || c->total_repeats < 0 || c->max_repeats < 0 ||
-		c->occurrences > c->total_repeats || c->max_repeats > c->total_repeats)
+		c->occurrences > c->total_repeats || c->max_repeats > c->total_repeats ||
+		c->parent_rows < 0 || c->parent_rows_known < 0 ||
+		c->parent_rows_known > c->occurrences)
 		return "negative or inconsistent count";
 	if (!sdp_stats_valid_time(c->total_exec_ms))
 		return "time negative or not a number";
@@ -413,6 +482,8 @@ restore_pattern(const PersistPattern *pp, const char *query, int query_len,
 	SpinLockInit(&p->mutex);
 	p->counters = pp->counters;
 	p->kind = (char) pp->kind;
+	p->loop = pp->loop;
+	strlcpy(p->tags, pp->tags, SDP_NPLUS1_TAGS_LEN);
 	strlcpy(p->appname, pp->appname, NAMEDATALEN);
 	p->encoding = pp->encoding;
 	set_texts(p, query, query_len, parent, parent_len);

@@ -18,7 +18,10 @@
  *	  Hot-path rules (these hooks run inside every user query):
  *	  - no error is raised into the user's query: shared memory is fixed, the
  *	    hash table is probed with HASH_ENTER_NULL, nothing here does catalog
- *	    access, and plan capture catches its own errors;
+ *	    access (but the N+1 detector, once per backend, the first time it
+ *	    confirms a loop nested in a function: nplus1_noise.c reads the
+ *	    system SQL functions' bodies), and plan capture catches its own
+ *	    errors;
  *	  - the store's LWLock is taken shared for known shapes; exclusively only
  *	    for a shape this server has not seen (profiler_store.c);
  *	  - per execution, the only allocation is the query-total Instrumentation
@@ -28,7 +31,9 @@
  *	  SELECT on a single-user backend, version 1.2): 4,727 instructions per
  *	  query over a server with nothing preloaded, of which 2,774 are
  *	  PostgreSQL's own query id; pg_stat_statements adds 5,082 in the same
- *	  run.  N+1 detection is 80 of ours; a statement sampled for predicates
+ *	  run.  N+1 detection is 80 of ours (1.3's loop detector: 280 per
+ *	  top-level statement, 331 per statement nested in PL/pgSQL); a
+ *	  statement sampled for predicates
  *	  costs about 650 more, the others a countdown.  Printing a slow
  *	  statement's plan costs about 20,000.  Version 1.3, track_utility on:
  *	  point SELECT +4,771 (pg_stat_statements +5,089), SET +1,431 (+1,325;
@@ -197,13 +202,21 @@ sdp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	if (sample_predicates)
 		sdp_predicates_watch(queryDesc);
 
-	/* time, buffers and WAL of the whole statement, across Run calls */
-	if ((track || watch || sample_predicates) && queryDesc->totaltime == NULL)
+	/*
+	 * Time, buffers and WAL of the whole statement, across Run calls.  For
+	 * a statement only the N+1 detector watches (nested, track = top) just
+	 * a timer, and only for the one statement in seven it times: the
+	 * others it counts untimed, which saves the clock reads.
+	 */
+	if (queryDesc->totaltime == NULL &&
+		(track || sample_predicates || (watch && sdp_nplus1_wants_timing())))
 	{
 		MemoryContext oldcxt;
 
 		oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
+		queryDesc->totaltime = InstrAlloc(1, track || sample_predicates ?
+										  INSTRUMENT_ALL : INSTRUMENT_TIMER,
+										  false);
 		MemoryContextSwitchTo(oldcxt);
 	}
 }
@@ -340,25 +353,32 @@ record_execution(QueryDesc *queryDesc, double elapsed_ms)
 static void
 sdp_ExecutorEnd(QueryDesc *queryDesc)
 {
-	/* totaltime may be another extension's, also on an EXPLAIN-only run */
-	if (queryDesc->totaltime != NULL &&
-		queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+	/*
+	 * totaltime may be another extension's, also on an EXPLAIN-only run; it
+	 * is ours whenever the statement is tracked or sampled, and may be
+	 * missing for one the N+1 detector only counts (then untimed: 0 ms).
+	 */
+	if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
 		!explain_only(queryDesc->estate->es_top_eflags))
 	{
-		bool		track = tracking(nesting_level);
+		bool		timed = queryDesc->totaltime != NULL;
+		bool		track = timed && tracking(nesting_level);
 		bool		watch = sdp_nplus1_watching(nesting_level);
-		bool		sampled = sdp_predicates_watched(queryDesc);
+		bool		sampled = sdp_predicates_watched(queryDesc) && timed;
 
 		if (track || watch || sampled)
 		{
-			double		elapsed_ms;
+			double		elapsed_ms = 0.0;
 
-			InstrEndLoop(queryDesc->totaltime);
-			elapsed_ms = queryDesc->totaltime->total * 1000.0;
+			if (timed)
+			{
+				InstrEndLoop(queryDesc->totaltime);
+				elapsed_ms = queryDesc->totaltime->total * 1000.0;
+			}
 			if (track)
 				record_execution(queryDesc, elapsed_ms);
 			if (watch)
-				sdp_nplus1_statement_end(queryDesc, nesting_level, elapsed_ms);
+				sdp_nplus1_statement_end(queryDesc, nesting_level, timed, elapsed_ms);
 			if (sampled)
 				sdp_predicates_harvest(queryDesc, elapsed_ms);
 		}
@@ -465,6 +485,9 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		pstmt->queryId = queryid;
 	}
 	PG_END_TRY();
+	/* a DO block's or CALL's loops are complete in the view now */
+	if (opens_frame && sdp_nplus1_watching(nesting_level))
+		sdp_nplus1_utility_end(nesting_level);
 }
 
 /*

@@ -42,6 +42,7 @@ extern bool sdp_nplus1_detection;
 extern int	sdp_nplus1_min_repeats;
 extern int	sdp_nplus1_max_gap_ms;
 extern bool sdp_nplus1_log;
+extern bool sdp_nplus1_include_internal;
 extern int	sdp_max_nplus1_patterns;
 extern char *sdp_request_id;
 extern char *sdp_partition_timezone;

@@ -48,6 +48,7 @@
 #include "compat.h"
 #include "maintenance_worker.h"
 #include "nplus1.h"
+#include "own_code.h"
 #include "predicates.h"
 #include "profiler_hooks.h"
 #include "profiler_store.h"
@@ -78,8 +79,11 @@ double		sdp_plan_sample_rate = 0.1;
 bool		sdp_save = true;
 bool		sdp_nplus1_detection = true;
 int			sdp_nplus1_min_repeats = 10;
-int			sdp_nplus1_max_gap_ms = 10;
+int			sdp_nplus1_max_gap_ms = 100;
 bool		sdp_nplus1_log = false;
+bool		sdp_nplus1_include_internal = false;
+/* read by sdp.report() through current_setting(); nothing in C uses it */
+static bool sdp_report_own_statements = false;
 int			sdp_max_nplus1_patterns = 200;
 char	   *sdp_request_id = NULL;
 char	   *sdp_partition_timezone = NULL;
@@ -327,12 +331,20 @@ define_gucs(void)
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.nplus1_max_gap_ms",
 							"For autocommit clients, the longest pause between statements of one unit of work.",
-							NULL, &sdp_nplus1_max_gap_ms, 10, 0, 3600000,
+							NULL, &sdp_nplus1_max_gap_ms, 100, 0, 3600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("smart_dairy_perf.nplus1_log",
 							 "Write a LOG line the first time each N+1 pattern is seen.",
 							 NULL, &sdp_nplus1_log, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.nplus1_include_internal",
+							 "Also report N+1 loops of PostgreSQL's foreign-key checks and of smart_dairy_perf's own code.",
+							 NULL, &sdp_nplus1_include_internal, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("smart_dairy_perf.report_own_statements",
+							 "Show the extension's own statements among the findings of sdp.report().",
+							 NULL, &sdp_report_own_statements, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.max_nplus1_patterns",
 							"Number of N+1 patterns kept in shared memory.",
 							NULL, &sdp_max_nplus1_patterns, 200, 10, 100000,
@@ -452,6 +464,7 @@ _PG_init(void)
 	shmem_startup_hook = sdp_shmem_startup;
 
 	sdp_hooks_install();
+	sdp_own_code_install();
 	sdp_workers_register_launcher();
 }
 

@@ -61,7 +61,8 @@
 #define SDP_FILE_VERSION	3		/* 2: CRC trailer, pattern encoding;
 										 * 3: planning/JIT counters, slow
 										 * ring, observed predicates, the
-										 * entries' search_path and sample */
+										 * entries' search_path and sample,
+										 * N+1 loops, tags, parent rows */
 
 #define SDP_STATS_TMPFILE	SDP_STATS_FILE ".tmp"
 

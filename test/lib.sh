@@ -17,7 +17,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 sdp_install_deps() {
 	local wanted=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 		postgresql-contrib-$PG_MAJOR postgresql-$PG_MAJOR-cron
-		libipc-run-perl make gcc valgrind python3 python3-prometheus-client chromium bc "$@")
+		libipc-run-perl make gcc valgrind python3 python3-prometheus-client chromium bc
+		python3-django python3-psycopg2 ruby-activerecord ruby-pg "$@")
 	local missing=()
 	local pkg
 	for pkg in "${wanted[@]}"; do

@@ -11,6 +11,18 @@ AS $$
 SELECT replace(replace(replace(replace(coalesce(v, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;')
 $$;
 
+-- Whether the report's findings (top and slow queries, N+1 patterns)
+-- show the extension's own statements (its functions' calls, its
+-- maintenance worker's): smart_dairy_perf.report_own_statements, off by
+-- default.  The statistics count them either way.
+CREATE FUNCTION sdp._report_own_statements()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT coalesce(current_setting('smart_dairy_perf.report_own_statements', true), 'off')::boolean
+$$;
+
 -- One section: the rows of query rendered as a table in the format, or a
 -- line saying there is nothing to report.  Column order is the query's.
 -- In HTML: a single wide row (the summary) as name/value lines, and wide
@@ -242,7 +254,10 @@ BEGIN
           INTO labels, vals
           FROM (SELECT * FROM sdp.query_totals t
                  WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                   AND t.query IS NOT NULL AND t.query !~ '\msdp\.'
+                   AND t.query IS NOT NULL
+                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
                  ORDER BY t.total_exec_time DESC LIMIT 8) x;
         charts := sdp._svg_bars('Latency percentiles of the top queries', labels,
                                 ARRAY['p50', 'p95', 'p99'], vals, 'ms');
@@ -251,7 +266,10 @@ BEGIN
           INTO labels, vals
           FROM (SELECT * FROM sdp.query_totals t
                  WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                   AND t.query IS NOT NULL AND t.query !~ '\msdp\.'
+                   AND t.query IS NOT NULL
+                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
                  ORDER BY t.total_exec_time DESC LIMIT 8) x;
         charts := charts || sdp._svg_bars('Time by query', labels, ARRAY['total time'], vals, 's');
         out := out || '<div class="charts">' || charts || E'</div>\n';
@@ -264,7 +282,9 @@ BEGIN
                round(p99_exec_time::numeric, 3) AS p99_ms
           FROM sdp.query_totals t
          WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND coalesce(t.query, '') !~ '\msdp\.'   -- not the extension's own calls
+           AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
          ORDER BY total_exec_time DESC LIMIT 10
     $q$, 'no statements profiled yet');
     -- beside each plan, the findings on it (sdp.slow_query_advice) when it
@@ -285,14 +305,26 @@ BEGIN
                    left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
               FROM sdp.slow_queries
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND (sdp._report_own_statements() OR (coalesce(query, '') !~ '\msdp\.'
+                    AND application_name NOT LIKE 'smart_dairy_perf%'))
              ORDER BY queryid, duration_ms DESC) x
          ORDER BY ms DESC LIMIT 5
     $q$, 'no execution slower than smart_dairy_perf.slow_query_ms');
+    -- the shapes of one loop side by side, with the parent's rows and the
+    -- framework's tags that name the code
     out := out || sdp._report_section(fmt, 'N+1 query patterns', $q$
-        SELECT kind, occurrences AS bursts, avg_repeats, round(total_exec_ms::numeric, 1) AS burst_ms,
+        SELECT kind, occurrences AS bursts, avg_repeats, avg_parent_rows AS parent_rows,
+               CASE WHEN cardinality(loop_queryids) > 1
+                    THEN format('%s of %s', loop_position, cardinality(loop_queryids)) ELSE '-' END AS in_loop,
+               round(total_exec_ms::numeric, 1) AS burst_ms,
                left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS repeated,
-               left(regexp_replace(coalesce(parent_query, '-'), '\s+', ' ', 'g'), 60) AS after, suggestion
+               left(regexp_replace(coalesce(parent_query, '-'), '\s+', ' ', 'g'), 60) AS after,
+               coalesce((SELECT string_agg(k || '=' || v, ', ') FROM jsonb_each_text(tags) AS t(k, v)), '-') AS tags,
+               suggestion
           FROM sdp.n_plus_one
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND (sdp._report_own_statements() OR origin = 'application')
+         ORDER BY total_exec_ms DESC, loop_id, loop_position
     $q$, 'no N+1 pattern seen');
     out := out || sdp._report_section(fmt, 'Recommended indexes', $q$
         SELECT "table"::text AS "table", columns, improvement_pct, calls, total_exec_ms, ddl

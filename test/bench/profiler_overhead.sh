@@ -12,7 +12,7 @@
 #    track_utility and track_planning settings (defaults: utility on,
 #    planning off; utility off; planning on).
 #
-#   [N1=2000 N2=6000 CLIENTS=2 ONLY=utility] test/bench/profiler_overhead.sh [ROUNDS] [SECONDS]
+#   [N1=2000 N2=6000 CLIENTS=2 ONLY=utility CONFIGS="..."] test/bench/profiler_overhead.sh [ROUNDS] [SECONDS]
 #
 # ONLY=utility runs part 3 alone; U_WORKLOADS="sel set temp" picks its
 # statements, U_N1/U_N2 (500/1500) their counts.  Each CREATE TEMP TABLE run
@@ -21,6 +21,13 @@
 # 1.27 million instructions and two identical runs differ by up to ~2,000
 # per pair: more than either extension adds, so compare those figures over
 # several runs, not one.
+#
+# CONFIGS limits the callgrind part to some configurations (none is always
+# measured); ROUNDS=0 skips pgbench.  4. Statements nested in PL/pgSQL:
+# callgrind counts a single-user backend calling a function that loops 100
+# point SELECTs, N1/100 and N2/100 times; per inner statement as in 1, with
+# and without N+1 detection, with track = top and all, against
+# pg_stat_statements with track = top and all.
 #
 # Configurations: nothing preloaded; only the query id computed (the jumble
 # both tools need, as a reference); pg_stat_statements; smart_dairy_perf
@@ -58,9 +65,27 @@ CONF[sdp_capture_analyze_nojson]="-c shared_preload_libraries=smart_dairy_perf -
 CONF[sdp_no_predicates]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.predicate_sample_rate=0"
 CONF[sdp_predicates_all]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.predicate_sample_rate=1"
 ORDER=(none queryid pgss sdp sdp_no_nplus1 sdp_capture sdp_analyze sdp_capture_analyze_nojson sdp_capture_analyze sdp_no_predicates sdp_predicates_all)
+if [ -n "${CONFIGS:-}" ]; then
+	# shellcheck disable=SC2206
+	ORDER=(none $CONFIGS)
+fi
+# nested statements (3.)
+CONF[pgss_all]="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+CONF[sdp_all]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.track=all"
+CONF[sdp_all_no_nplus1]="-c shared_preload_libraries=smart_dairy_perf -c smart_dairy_perf.track=all -c smart_dairy_perf.nplus1_detection=off"
+NESTED=(none pgss pgss_all sdp sdp_no_nplus1 sdp_all sdp_all_no_nplus1)
 
 sdp_start_cluster bench "shared_preload_libraries = ''"
 as_pg pgbench -i -q -s 10 postgres >/dev/null 2>&1
+sdp_psql -c "CREATE FUNCTION lookup_loop() RETURNS bigint LANGUAGE plpgsql AS \$\$
+DECLARE total bigint := 0; b int;
+BEGIN
+    FOR i IN 1..100 LOOP
+        SELECT abalance INTO b FROM pgbench_accounts WHERE aid = 1 + (i * 7919) % 1000000;
+        total := total + b;
+    END LOOP;
+    RETURN total;
+END \$\$" postgres
 sdp_stop_cluster
 OUT=$SDP_TMP/out
 mkdir -p "$OUT" && chown postgres: "$OUT"
@@ -70,6 +95,10 @@ for n in $N1 $N2; do
 	awk -v n="$n" 'BEGIN { srand(42); for (i = 0; i < n; i++)
 		printf "SELECT abalance FROM pgbench_accounts WHERE aid = %d\n", 1 + int(rand() * 1000000) }' \
 		>"$OUT/q$n.sql"
+done
+
+for n in $N1 $N2; do
+	for ((i = 0; i < n / 100; i++)); do echo 'SELECT lookup_loop()'; done >"$OUT/nested$n.sql"
 done
 
 instructions() {	# config n [workload] -> total Ir
@@ -160,13 +189,30 @@ printf 'smart_dairy_perf (defaults) adds %.2fx what pg_stat_statements adds\n' \
 printf 'N+1 detection: %d instructions per query, %.1f%% of what pg_stat_statements adds\n' \
 	$(( PERQ[sdp] - PERQ[sdp_no_nplus1] )) \
 	"$(echo "100 * (${PERQ[sdp]} - ${PERQ[sdp_no_nplus1]}) / (${PERQ[pgss]} - ${PERQ[none]})" | bc -l)"
-printf 'predicate sampling: %d instructions per query at the default rate 0.01, %d for a sampled statement\n' \
-	$(( PERQ[sdp] - PERQ[sdp_no_predicates] )) $(( PERQ[sdp_predicates_all] - PERQ[sdp_no_predicates] ))
+[ -n "${PERQ[sdp_predicates_all]:-}" ] &&
+	printf 'predicate sampling: %d instructions per query at the default rate 0.01, %d for a sampled statement\n' \
+		$(( PERQ[sdp] - PERQ[sdp_no_predicates] )) $(( PERQ[sdp_predicates_all] - PERQ[sdp_no_predicates] ))
 printf 'beyond the query id: pg_stat_statements %d, smart_dairy_perf %d instructions per query\n' \
 	$(( PERQ[pgss] - PERQ[queryid] )) $(( PERQ[sdp] - PERQ[queryid] ))
-printf 'structured (JSON) plan of a captured slow execution: %d instructions more per capture\n' \
-	$(( PERQ[sdp_capture_analyze] - PERQ[sdp_capture_analyze_nojson] ))
+[ -n "${PERQ[sdp_capture_analyze]:-}" ] &&
+	printf 'structured (JSON) plan of a captured slow execution: %d instructions more per capture\n' \
+		$(( PERQ[sdp_capture_analyze] - PERQ[sdp_capture_analyze_nojson] ))
 
+log "callgrind: a PL/pgSQL function looping 100 point SELECTs, $((N1 / 100)) and $((N2 / 100)) calls"
+declare -A PERN
+for cfg in "${NESTED[@]}"; do
+	a=$(instructions "$cfg" "$N1" nested)
+	b=$(instructions "$cfg" "$N2" nested)
+	PERN[$cfg]=$(( (b - a) / (N2 - N1) ))
+done
+printf '\n%-18s %14s %14s\n' config instr/inner added
+for cfg in "${NESTED[@]}"; do
+	printf '%-18s %14d %14d\n' "$cfg" "${PERN[$cfg]}" $(( PERN[$cfg] - PERN[none] ))
+done
+printf 'N+1 detection on a nested statement: %d instructions with track = top, %d with track = all\n' \
+	$(( PERN[sdp] - PERN[sdp_no_nplus1] )) $(( PERN[sdp_all] - PERN[sdp_all_no_nplus1] ))
+
+[ "$ROUNDS" -gt 0 ] || { rm -rf "$SDP_TMP"; exit 0; }
 log "pgbench -S -M prepared -c $CLIENTS, $ROUNDS rounds x ${SECONDS_PER_RUN}s per configuration, interleaved"
 declare -A TPS
 for ((r = 1; r <= ROUNDS; r++)); do

@@ -129,18 +129,20 @@ my $p1 = expect_flag('psql transaction loop', 'SELECT name FROM items WHERE id =
 like($p1->[5], qr/id = ANY\(\$1\)/, 'suggestion rewrites the lookup with = ANY');
 like($p1->[5], qr/join items to the parent query/, 'suggestion names the join');
 
-# P2: psql, autocommit, back to back
-psql_script("SELECT count(*) FROM orders WHERE customer = 2;\n"
+# P2: psql, autocommit, back to back, over the rows its parent returned
+# (in autocommit, that the parent returned the rows the loop runs over is
+# what tells a loop from a hot endpoint's requests back to back)
+psql_script("SELECT id FROM orders WHERE customer = 2 ORDER BY id LIMIT 12;\n"
 	  . $twelve->("SELECT price FROM items WHERE id = %d;\n"));
 expect_flag('psql autocommit loop', 'SELECT price FROM items WHERE id = $1',
-	'select_loop', qr/^SELECT count\(\*\) FROM orders/, 0);
+	'select_loop', qr/^SELECT id FROM orders WHERE customer = \$1 ORDER BY id LIMIT/, 0);
 
 # P3: PREPARE / EXECUTE
 psql_script("PREPARE getstock(int) AS SELECT stock FROM items WHERE id = \$1;\n"
-	  . "SELECT max(id) FROM orders WHERE customer = 3;\n"
+	  . "SELECT id FROM orders WHERE customer = 3 ORDER BY id DESC LIMIT 12;\n"
 	  . $twelve->("EXECUTE getstock(%d);\n"));
 expect_flag('PREPARE/EXECUTE loop', '%SELECT stock FROM items WHERE id = $1',
-	'select_loop', qr/^SELECT max\(id\) FROM orders/, 0);
+	'select_loop', qr/^SELECT id FROM orders WHERE customer = \$1 ORDER BY id DESC/, 0);
 
 # P4: a loop inside PL/pgSQL: nested, driven by the calling statement
 $node->safe_psql($db, 'SELECT order_names(3)');
@@ -172,8 +174,8 @@ is($p7->[3], 160, 'every burst of every session counted (8 x 20)');
 is($p7->[4], 12, 'max repeats per burst');
 
 # P8: pgbench, extended protocol, autocommit
-my $ext_page = "\\set o random(1, 2000)\n" . join('', map { "\\set p$_ random(1, 2000)\n" } 1 .. 12)
-  . "SELECT id, customer FROM orders WHERE id = :o;\n"
+my $ext_page = "\\set c random(1, 49)\n" . join('', map { "\\set p$_ random(1, 2000)\n" } 1 .. 12)
+  . "SELECT id, customer FROM orders WHERE customer = :c LIMIT 12;\n"
   . join('', map { "SELECT name, stock FROM items WHERE id = :p$_;\n" } 1 .. 12);
 pgbench($ext_page, '-c', '2', '-t', '10', '-M', 'extended');
 my $p8 = expect_flag('pgbench extended protocol', 'SELECT name, stock FROM items WHERE id = $1',
@@ -184,7 +186,7 @@ is($p8->[3], 20, 'one burst per script run (2 x 10)');
 client('prepared', 15);
 expect_flag('libpq prepared statements', 'SELECT name FROM client_items WHERE id = $1',
 	'select_loop', qr/client_orders/, 0);
-client('params', 15);
+client('params', 10);    # the parent's 10 rows, one lookup each
 expect_flag('libpq PQexecParams autocommit', 'SELECT price FROM client_items WHERE id = $1',
 	'select_loop', qr/client_orders/, 0);
 
@@ -193,7 +195,7 @@ expect_flag('libpq PQexecParams autocommit', 'SELECT price FROM client_items WHE
 my $slow_loop = sub {
 	my ($shape) = @_;
 	"SELECT count(*) FROM orders WHERE customer = 9;\n"
-	  . join('', map { "$shape $_;\n\\! sleep 0.03\n" } 1 .. 12);
+	  . join('', map { "$shape $_;\n\\! sleep 0.15\n" } 1 .. 12);
 };
 psql_script($slow_loop->('SELECT id FROM items WHERE stock >= 0 AND id ='));
 expect_clean('slow autocommit loop without request_id',
@@ -216,6 +218,27 @@ pgbench("\\set p random(1, 2000)\nSELECT price FROM items WHERE id = :p AND stoc
 expect_clean('pgbench -S style single-statement loop',
 	'SELECT price FROM items WHERE id = $1 AND stock > $2');
 
+# N8: a hot endpoint of three statements per request, in autocommit, its
+# requests back to back with now and then another endpoint's (the main
+# job's storefront pool): A B C A B C ... after a one-row lookup is no loop
+{
+	my $dir = $node->basedir;
+	open my $fh, '>', "$dir/browse3.sql" or die $!;
+	print $fh "\\set u random(1, 2000)\n\\set p random(1, 2000)\n"
+	  . "SELECT id, customer FROM orders WHERE id = :u AND customer >= 0;\n"
+	  . "SELECT id, name, stock FROM items WHERE id = :p;\n"
+	  . "SELECT count(*) FROM audit WHERE id = :u;\n";
+	close $fh;
+	open $fh, '>', "$dir/other.sql" or die $!;
+	print $fh "\\set o random(1, 2000)\nSELECT customer FROM orders WHERE id = :o AND id > 0;\n";
+	close $fh;
+	$node->command_ok([ 'pgbench', '-n', '-f', "$dir/browse3.sql\@20", '-f', "$dir/other.sql\@3",
+		'-c', '2', '-t', '300', '-h', $node->host, '-p', $node->port, $db ],
+		'pgbench hot endpoint of three statements, autocommit');
+	expect_clean('hot three-statement endpoint back to back, autocommit',
+		'SELECT id, name, stock FROM items WHERE id = $1');
+}
+
 # N4: the batched forms run once
 psql_script("BEGIN;\nSELECT id FROM orders WHERE customer = 4;\n"
 	  . "SELECT name FROM items WHERE id = ANY('{1,2,3,4,5,6,7,8,9,10,11,12}'::int[]);\n"
@@ -223,11 +246,25 @@ psql_script("BEGIN;\nSELECT id FROM orders WHERE customer = 4;\n"
 expect_clean('batched = ANY', 'SELECT name FROM items WHERE id = ANY($1%');
 expect_clean('join', 'SELECT o.id, i.name FROM orders o JOIN items i%');
 
-# N5: the same statement with other statements interleaved
-psql_script("BEGIN;\n" . join('', map {
+# P13: two statements per row, alternating (A B A B ...): one loop, both
+# statements flagged with the same parent and the same loop (issue 17)
+psql_script("BEGIN;\nSELECT id FROM orders WHERE customer = 11 LIMIT 12;\n" . join('', map {
 	"SELECT price, name FROM items WHERE id = $_;\nSELECT count(*) FROM audit WHERE id = $_;\n" } 1 .. 12)
 	  . "COMMIT;\n");
-expect_clean('interleaved statements', 'SELECT price, name FROM items WHERE id = $1');
+expect_flag('two statements per row, first', 'SELECT price, name FROM items WHERE id = $1',
+	'select_loop', qr/^SELECT id FROM orders WHERE customer = \$1 LIMIT/, 0);
+expect_flag('two statements per row, second', 'SELECT count(*) FROM audit WHERE id = $1',
+	'select_loop', qr/^SELECT id FROM orders WHERE customer = \$1 LIMIT/, 0);
+is($node->safe_psql($db, q{SELECT count(DISTINCT loop_id) || ' ' || min(cardinality(loop_queryids))
+	FROM sdp.n_plus_one WHERE query IN ('SELECT price, name FROM items WHERE id = $1',
+	                                    'SELECT count(*) FROM audit WHERE id = $1')}),
+	'1 2', 'both in one loop of two shapes');
+
+# N5: the same statement with different statements between: no loop
+psql_script("BEGIN;\n" . join('', map {
+	"SELECT price, stock FROM items WHERE id = $_;\nSELECT count(*) FROM audit WHERE id > $_ AND id < " . (100 + $_) . " AND msg <> '" . ('x' x $_) . "' AND " . join(' AND ', ('true') x $_) . ";\n" } 1 .. 12)
+	  . "COMMIT;\n");
+expect_clean('interleaved with other statements each time', 'SELECT price, stock FROM items WHERE id = $1');
 
 # N6, P12: thresholds
 psql_script("BEGIN;\nSELECT id FROM orders WHERE id = 6;\n"

@@ -106,8 +106,9 @@ is(with_crc($orig), $orig, 'the CRC in the file is CRC-32C of its contents');
 # predicates): a 56-byte header, then
 # per entry a fixed part (key 32, counters, usage 8, appname 64, encoding 4,
 # search_path_len 4, sample_len 4, query_len 4) and the text, the
-# search_path and the sample, then per pattern a fixed part (key 40,
-# counters 48, appname 64, kind, encoding, query_len, parent_len) and texts.
+# search_path and the sample, then per pattern a fixed part (key 48,
+# counters 64, loop 56, tags 256, appname 64, kind, encoding, query_len,
+# parent_len) and texts.
 my ($counters_size, $nentries, $npatterns) =
   (unpack('V', substr($orig, 12, 4)), unpack('q<', substr($orig, 24, 8)),
 	unpack('q<', substr($orig, 32, 8)));
@@ -120,7 +121,7 @@ sub entry_texts_len
 	  unpack('l<l<l<', substr($orig, $pos + $entry_fixed - 12, 12));
 	return $qlen + ($path_len > 0 ? $path_len : 0) + $sample_len;
 }
-my $pattern_fixed = 40 + 48 + 64 + 4 * 4;
+my $pattern_fixed = 48 + 64 + 56 + 256 + 64 + 4 * 4;
 my (@entries, @patterns);    # offsets of the fixed parts
 {
 	my $pos = 56;
@@ -340,11 +341,15 @@ my %crafted = (
 	'application name without NUL' =>
 	  put($orig, $c + $counters_size + 8, 'x' x 64),
 	'bool of 2 in a key' => put($orig, $e + 24, "\x02"),
-	'N+1 pattern: negative occurrences' => put($orig, $p + 40, pack('q<', -1)),
-	'N+1 pattern: max repeats above total' => put($orig, $p + 56,
+	'N+1 pattern: negative occurrences' => put($orig, $p + 48, pack('q<', -1)),
+	'N+1 pattern: max repeats above total' => put($orig, $p + 64,
+		pack('q<', unpack('q<', substr($orig, $p + 56, 8)) + 1)),
+	'N+1 pattern: NaN time' => put($orig, $p + 72, pack('d<', 'NaN' + 0)),
+	'N+1 pattern: parent rows known more often than seen' => put($orig, $p + 88,
 		pack('q<', unpack('q<', substr($orig, $p + 48, 8)) + 1)),
-	'N+1 pattern: NaN time' => put($orig, $p + 64, pack('d<', 'NaN' + 0)),
-	'N+1 pattern: unknown kind' => put($orig, $p + 152, pack('l<', ord('x'))),
+	'N+1 pattern: loop position beyond its shapes' => put($orig, $p + 112 + 4, pack('l<', 9)),
+	'N+1 pattern: tags without their end' => put($orig, $p + 168, 'x' x 256),
+	'N+1 pattern: unknown kind' => put($orig, $p + 488, pack('l<', ord('x'))),
 	'N+1 pattern: invalid UTF-8' => put($orig, $p + $pattern_fixed, "\xE2\x82"),
 	'N+1 pattern count beyond the file' => put($orig, 32, pack('q<', $npatterns + 1)),
 	'negative entry count' => put($orig, 24, pack('q<', -1)));

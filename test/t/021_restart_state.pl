@@ -147,10 +147,12 @@ for (1 .. $nentries)
 	  unpack('l<l<l<', substr($orig, $pos + $entry_fixed - 12, 12));
 	$pos += $entry_fixed + $qlen + ($path_len > 0 ? $path_len : 0) + $sample_len;
 }
+# a pattern: fixed part ending in query_len, parent_len; then the texts
+my $pattern_fixed = 48 + 64 + 56 + 256 + 64 + 4 * 4;
 for (1 .. $npatterns)
 {
-	my ($qlen, $plen) = unpack('l<l<', substr($orig, $pos + 40 + 48 + 64 + 8, 8));
-	$pos += 40 + 48 + 64 + 16 + $qlen + ($plen > 0 ? $plen : 0);
+	my ($qlen, $plen) = unpack('l<l<', substr($orig, $pos + $pattern_fixed - 8, 8));
+	$pos += $pattern_fixed + $qlen + ($plen > 0 ? $plen : 0);
 }
 my $slow_at = $pos;
 my $nslow = unpack('q<', substr($orig, $pos, 8));

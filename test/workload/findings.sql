@@ -34,8 +34,10 @@ SELECT application_name, count(*) AS shapes, sum(calls) AS calls,
  ORDER BY total_ms DESC;
 
 \echo
-\echo '=== N+1 patterns (a statement repeated in a burst by one session) ==='
-SELECT kind, nested, occurrences AS bursts, avg_repeats, max_repeats,
+\echo '=== N+1 patterns (statements repeated in a loop by one session, the application loops) ='
+SELECT kind, nested, occurrences AS bursts, avg_repeats, max_repeats, avg_parent_rows AS parent_rows,
+       CASE WHEN cardinality(loop_queryids) > 1
+            THEN format('%s of %s', loop_position, cardinality(loop_queryids)) ELSE '-' END AS in_loop,
        round(total_exec_ms::numeric, 1) AS burst_ms, application_name AS app,
        left(regexp_replace(query, '\s+', ' ', 'g'), 50) AS repeated,
        left(regexp_replace(coalesce(parent_query, '-'), '\s+', ' ', 'g'), 45) AS after

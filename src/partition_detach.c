@@ -30,14 +30,17 @@
  *	  partitions quietly (retention_if_referenced = 'keep', still logged).
  *
  *	  Every statement runs as the table's owner in a security-restricted
- *	  operation, with names fully qualified; DETACH ... CONCURRENTLY as the
- *	  owner outside one (see detach_attempt()).
+ *	  operation, with names fully qualified and search_path = pg_catalog,
+ *	  pg_temp; DETACH ... CONCURRENTLY too, its first transaction in one and
+ *	  its second, which starts inside the statement, as the owner but not
+ *	  restricted (see detach_attempt()).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -238,9 +241,64 @@ run_top_level_utility(const char *sql, MemoryContext cxt)
 static void
 set_lock_timeout(int ms)
 {
-	(void) set_config_option("lock_timeout", psprintf("%d", ms),
+	char		value[32];
+
+	/* no palloc: this runs outside any transaction too */
+	snprintf(value, sizeof(value), "%d", ms);
+	(void) set_config_option("lock_timeout", value,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
 							 true, 0, false);
+}
+
+static void
+set_search_path(const char *path)
+{
+	(void) set_config_option("search_path", path,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
+							 true, 0, false);
+}
+
+/*
+ * The security context of DETACH ... CONCURRENTLY: its first transaction
+ * runs in a security-restricted operation, as every statement on a user's
+ * table does (PostgreSQL evaluates the partition's CHECK constraints
+ * there, and an owner's IMMUTABLE function in one would otherwise run
+ * outside it, free to SET ROLE to the worker's superuser).  PostgreSQL
+ * requires no security context when a transaction starts, so the commit
+ * of that first transaction, inside the statement, leaves the restriction;
+ * the second runs as the owner unrestricted.  It runs none of the owner's
+ * code: it waits, moves catalog rows and checks the new CHECK constraint,
+ * whose operators are the partition key's operator class (made by a
+ * superuser); its event triggers are a superuser's, under search_path =
+ * pg_catalog, pg_temp.
+ */
+static Oid	restricted_owner = InvalidOid;
+static int	restricted_base_context;
+
+static void
+leave_restriction_at_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && OidIsValid(restricted_owner))
+	{
+		SetUserIdAndSecContext(restricted_owner, restricted_base_context);
+		restricted_owner = InvalidOid;
+	}
+}
+
+static void
+enter_restriction(Oid owner, int base_context)
+{
+	restricted_owner = owner;
+	restricted_base_context = base_context;
+	RegisterXactCallback(leave_restriction_at_commit, NULL);
+	SetUserIdAndSecContext(owner, base_context | SECURITY_RESTRICTED_OPERATION);
+}
+
+static void
+forget_restriction(void)
+{
+	restricted_owner = InvalidOid;
+	UnregisterXactCallback(leave_restriction_at_commit, NULL);
 }
 
 /* A row of sdp.maintenance_log in a transaction of its own (WARNING too when failed). */
@@ -318,6 +376,7 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 	Oid			saved_user;
 	int			saved_context;
 	int			saved_timeout = LockTimeout;
+	char	   *saved_path = MemoryContextStrdup(cxt, namespace_search_path);
 	volatile bool started_statement = false;
 	volatile DetachAttempt result = ATTEMPT_DONE;
 
@@ -335,24 +394,20 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 			LockRelationOid(d->parent, ShareUpdateExclusiveLock);
 			LockRelationOid(d->partition, ShareUpdateExclusiveLock);
 			set_lock_timeout(sdp_detach_wait_timeout);
+			set_search_path(SDP_SAFE_SEARCH_PATH);
 			started_statement = true;
-			/*
-			 * As the owner, but not in a security-restricted operation: the
-			 * statement starts its second transaction itself, and
-			 * PostgreSQL requires no security context at a transaction's
-			 * start.  It runs no code of the owner's (only event triggers,
-			 * which superusers make, and foreign-key checks, which run as
-			 * the referencing table's owner).
-			 */
-			SetUserIdAndSecContext(d->owner, saved_context);
+			/* as the owner, restricted in the first transaction (above) */
+			enter_restriction(d->owner, saved_context);
 			run_top_level_utility(psprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY",
 										   d->qparent, d->qpartition), cxt);
+			forget_restriction();
 			SetUserIdAndSecContext(saved_user, saved_context);
 		}
 		if (ActiveSnapshotSet())
 			PopActiveSnapshot();
 		CommitTransactionCommand();
 		set_lock_timeout(saved_timeout);
+		set_search_path(saved_path);
 	}
 	PG_CATCH();
 	{
@@ -362,12 +417,14 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		forget_restriction();
 		AbortCurrentTransaction();
 		/* the statement's second transaction started as the owner */
 		SetUserIdAndSecContext(saved_user, saved_context);
 		debug_query_string = NULL;
 		RESUME_INTERRUPTS();
 		set_lock_timeout(saved_timeout);
+		set_search_path(saved_path);
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !started_statement)
 			ReThrowError(edata);
 		*error = edata->message;

@@ -1,0 +1,90 @@
+# Hostile and awkward cases of partition maintenance without stalls
+# (issue 18 review): a table owner's code reached by the background
+# worker's DETACH PARTITION ... CONCURRENTLY must not run with more than
+# the owner's rights.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('partition_review');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'smart_dairy_perf'
+smart_dairy_perf.maintenance_databases = ''
+smart_dairy_perf.maintenance_interval = '1s'
+});
+$node->start;
+my $db = 'postgres';
+sub sql { return $node->safe_psql($db, $_[0]); }
+
+sql(q{CREATE EXTENSION smart_dairy_perf});
+my $super = sql(q{SELECT rolname FROM pg_roles WHERE oid = 10});
+
+# ---------------------------------------------------------------------
+# 1. an owner's function run while the worker detaches concurrently
+# ---------------------------------------------------------------------
+# The partition's CHECK constraint calls an IMMUTABLE function with a
+# constant argument: PostgreSQL folds it while DETACH ... CONCURRENTLY
+# looks for a constraint that implies the partition's.  The function
+# calls a VOLATILE one that tries to become the worker's (superuser)
+# session user and make its owner a superuser.
+sql(qq{CREATE ROLE mallory LOGIN;
+GRANT EXECUTE ON FUNCTION sdp.manage_partitions(regclass, interval, integer, interval, text,
+    timestamptz, boolean, text, text) TO mallory;
+GRANT INSERT, UPDATE, DELETE ON sdp.partition_config TO mallory;
+GRANT INSERT ON sdp.maintenance_log TO mallory;
+GRANT USAGE ON SEQUENCE sdp.maintenance_log_id_seq TO mallory;
+CREATE SCHEMA mallory AUTHORIZATION mallory;});
+# the owner's part, in a session of its own (not SET ROLE, whose session
+# user would be a superuser)
+$node->safe_psql($db, qq{CREATE TABLE mallory.seen (what text);
+CREATE FUNCTION mallory.escalate() RETURNS void LANGUAGE plpgsql AS \$f\$
+BEGIN
+    EXECUTE 'SET ROLE $super';
+    INSERT INTO mallory.seen VALUES ('ran as ' || current_user);
+    EXECUTE 'ALTER ROLE mallory SUPERUSER';
+    RESET ROLE;
+EXCEPTION WHEN OTHERS THEN
+    INSERT INTO mallory.seen VALUES ('refused: ' || SQLERRM);
+END
+\$f\$;
+CREATE FUNCTION mallory.ok(int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS \$f\$
+BEGIN
+    PERFORM mallory.escalate();
+    RETURN true;
+END
+\$f\$;
+CREATE TABLE mallory.ledger (id int, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+SELECT count(*) FROM sdp.manage_partitions('mallory.ledger', '1 month', 1,
+    start_at => date_trunc('month', now()) - interval '4 months', default_partition => false);
+DO \$d\$ BEGIN
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT trap CHECK (mallory.ok(1))',
+                   (SELECT partition FROM sdp.partitions WHERE parent = 'mallory.ledger'::regclass
+                     ORDER BY range_from LIMIT 1));
+END \$d\$;
+UPDATE sdp.partition_config SET retention = '3 months' WHERE parent = 'mallory.ledger'::regclass;},
+	extra_params => ['-U', 'mallory']);
+sql(q{ALTER SYSTEM SET smart_dairy_perf.maintenance_databases = 'postgres';
+SELECT pg_reload_conf();});
+ok($node->poll_query_until($db, q{SELECT count(*) > 0 FROM sdp.maintenance_log
+	WHERE object LIKE 'mallory.ledger_p%' AND action = 'detach partition'}),
+	'the worker tried to detach the trapped partition');
+is(sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'the owner did not make itself a superuser');
+unlike(sql(q{SELECT string_agg(what, E'\n') FROM mallory.seen}), qr/ran as /,
+	'its code never ran as another role');
+like(sql(q{SELECT string_agg(what, E'\n') FROM mallory.seen}),
+	qr/refused: cannot set parameter "role" within security-restricted operation/,
+	'it ran inside a security-restricted operation');
+ok($node->poll_query_until($db, q{SELECT count(*) = 1 FROM sdp.maintenance_log
+	WHERE object LIKE 'mallory.ledger_p%' AND action = 'detach partition' AND status = 'ok'
+	  AND message LIKE '%DETACH PARTITION CONCURRENTLY'}),
+	'and the concurrent detach went through');
+sql(q{ALTER SYSTEM SET smart_dairy_perf.maintenance_databases = ''; SELECT pg_reload_conf()});
+$node->poll_query_until($db, q{SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE application_name = 'smart_dairy_perf maintenance'});
+
+$node->stop;
+done_testing();

@@ -1,7 +1,8 @@
 # Hostile and awkward cases of partition maintenance without stalls
 # (issue 18 review): a table owner's code reached by the background
 # worker's DETACH PARTITION ... CONCURRENTLY must not run with more than
-# the owner's rights.
+# the owner's rights; registering a table again keeps its zone and its
+# choice of no default partition.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -85,6 +86,33 @@ ok($node->poll_query_until($db, q{SELECT count(*) = 1 FROM sdp.maintenance_log
 sql(q{ALTER SYSTEM SET smart_dairy_perf.maintenance_databases = ''; SELECT pg_reload_conf()});
 $node->poll_query_until($db, q{SELECT count(*) = 0 FROM pg_stat_activity
 	WHERE application_name = 'smart_dairy_perf maintenance'});
+
+# ---------------------------------------------------------------------
+# 2. registering a table again keeps what was not given
+# ---------------------------------------------------------------------
+sql(q{CREATE TABLE kiosk (id int, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+SELECT count(*) FROM sdp.manage_partitions('kiosk', '1 month', 2,
+    partition_timezone => 'Asia/Kathmandu', default_partition => false,
+    retention_if_referenced => 'keep');
+SELECT count(*) FROM sdp.manage_partitions('kiosk', '1 month', 4);});
+is(sql(q{SELECT partition_timezone || ' ' || default_partition || ' ' || retention_if_referenced || ' ' || premake
+	FROM sdp.partition_config WHERE parent = 'kiosk'::regclass}),
+	'Asia/Kathmandu false keep 4',
+	'a second registration without them keeps the zone, no default partition and keep');
+is(sql(q{SELECT count(*) FROM sdp.partitions WHERE parent = 'kiosk'::regclass AND is_default}), '0',
+	'and makes no default partition');
+is(sql(q{SELECT count(*) FROM sdp._range_partitions('Asia/Kathmandu', 'kiosk')
+	WHERE from_local::time <> '00:00'}), '0',
+	'every partition starts at midnight in Kathmandu');
+sql(q{SELECT count(*) FROM sdp.manage_partitions('kiosk', '1 month', 4, default_partition => true,
+    retention_if_referenced => 'error')});
+is(sql(q{SELECT partition_timezone || ' ' || default_partition || ' ' || retention_if_referenced
+	FROM sdp.partition_config WHERE parent = 'kiosk'::regclass}),
+	'Asia/Kathmandu true error', 'given ones change');
+my ($rc, $out, $err) = $node->psql($db, q{SELECT count(*) FROM sdp.manage_partitions('kiosk',
+	partition_timezone => 'America/Sao_Paulo')});
+like($err, qr/ERROR:  table "kiosk" has partitions in time zone "Asia\/Kathmandu"/,
+	'another zone for a table with partitions is refused');
 
 $node->stop;
 done_testing();

@@ -356,6 +356,36 @@ still_attached(SdpDeferredDetach *d)
 	return attached;
 }
 
+/*
+ * lock_timeout of the DETACH ... CONCURRENTLY statement: detach_wait_timeout
+ * for its wait for older queries, which holds nothing a new query needs;
+ * but a partition with a foreign key of the parent's gets its own action
+ * triggers on the referenced table in the second transaction, whose SHARE
+ * ROW EXCLUSIVE lock every writer of that table would queue behind while
+ * it waits for a long writer there: then the attempt's short timeout, and
+ * a wait not over within it leaves the detach to FINALIZE at a later run.
+ * In the attempt's first transaction.
+ */
+static int
+statement_lock_timeout(SdpDeferredDetach *d, int attempt)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(d->partition)};
+	bool		has_fk;
+
+	if (sdp_lock_attempt_timeout(attempt) == 0)
+		return sdp_detach_wait_timeout;
+	SPI_connect();
+	has_fk = sdp_spi_exec("SELECT 1 FROM pg_catalog.pg_constraint "
+						  "WHERE conrelid = $1 AND contype = 'f' AND conparentid <> 0",
+						  1, types, values, NULL) > 0;
+	SPI_finish();
+	if (has_fk && (sdp_detach_wait_timeout == 0 ||
+				   sdp_lock_attempt_timeout(attempt) < sdp_detach_wait_timeout))
+		return sdp_lock_attempt_timeout(attempt);
+	return sdp_detach_wait_timeout;
+}
+
 typedef enum DetachAttempt
 {
 	ATTEMPT_DONE,
@@ -367,7 +397,8 @@ typedef enum DetachAttempt
 /*
  * One attempt: in a new transaction, the parent's then the partition's
  * SHARE UPDATE EXCLUSIVE lock within this attempt's timeout, then the
- * statement, which waits at most detach_wait_timeout for older queries.
+ * statement, which waits at most detach_wait_timeout for older queries
+ * (see statement_lock_timeout()).
  * Caller outside any transaction.  *error gets a failure's message.
  */
 static DetachAttempt
@@ -393,7 +424,7 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 			set_lock_timeout(sdp_lock_attempt_timeout(attempt));
 			LockRelationOid(d->parent, ShareUpdateExclusiveLock);
 			LockRelationOid(d->partition, ShareUpdateExclusiveLock);
-			set_lock_timeout(sdp_detach_wait_timeout);
+			set_lock_timeout(statement_lock_timeout(d, attempt));
 			set_search_path(SDP_SAFE_SEARCH_PATH);
 			started_statement = true;
 			/* as the owner, restricted in the first transaction (above) */

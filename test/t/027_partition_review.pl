@@ -2,9 +2,11 @@
 # (issue 18 review): a table owner's code reached by the background
 # worker's DETACH PARTITION ... CONCURRENTLY must not run with more than
 # the owner's rights; registering a table again keeps its zone and its
-# choice of no default partition.
+# choice of no default partition; the concurrent detach of a partition with
+# a foreign key does not hold up writers of the referenced table.
 use strict;
 use warnings;
+use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -113,6 +115,43 @@ my ($rc, $out, $err) = $node->psql($db, q{SELECT count(*) FROM sdp.manage_partit
 	partition_timezone => 'America/Sao_Paulo')});
 like($err, qr/ERROR:  table "kiosk" has partitions in time zone "Asia\/Kathmandu"/,
 	'another zone for a table with partitions is refused');
+
+# ---------------------------------------------------------------------
+# 3. a partition with a foreign key: writers of the referenced table
+# ---------------------------------------------------------------------
+# Finishing the concurrent detach of such a partition makes action
+# triggers on the referenced table, SHARE ROW EXCLUSIVE: behind a long
+# writer there, every writer of it would queue for detach_wait_timeout.
+sql(q{ALTER SYSTEM SET smart_dairy_perf.detach_wait_timeout = '20s';
+CREATE TABLE "Customers" (id int PRIMARY KEY, name text);
+INSERT INTO "Customers" SELECT g, 'c' || g FROM generate_series(1, 10) g;
+CREATE TABLE "Orders" (id int, customer_id int REFERENCES "Customers", at timestamptz NOT NULL)
+    PARTITION BY RANGE (at);
+SELECT count(*) FROM sdp.manage_partitions('"Orders"', '1 month', 1,
+    start_at => date_trunc('month', now()) - interval '4 months', default_partition => false);
+INSERT INTO "Orders" SELECT g, 1 + g % 10, now() - g * interval '1 day' FROM generate_series(0, 110) g;
+UPDATE sdp.partition_config SET retention = '3 months' WHERE parent = '"Orders"'::regclass;});
+my $writer = $node->background_psql($db);
+$writer->query_safe(q{BEGIN; UPDATE "Customers" SET name = name WHERE id = 1});
+sql(q{ALTER SYSTEM SET smart_dairy_perf.maintenance_databases = 'postgres'; SELECT pg_reload_conf()});
+ok($node->poll_query_until($db, q{SELECT count(*) = 1 FROM pg_inherits
+	WHERE inhparent = '"Orders"'::regclass AND inhdetachpending}),
+	'the concurrent detach ran its first transaction');
+my $t0 = time;
+sql(q{SET statement_timeout = '30s'; UPDATE "Customers" SET name = name WHERE id = 2});
+cmp_ok(time - $t0, '<', 2, 'a writer of the referenced table does not queue behind it');
+ok($node->poll_query_until($db, q{SELECT count(*) > 0 FROM sdp.maintenance_log
+	WHERE object LIKE 'public."Orders_p%' AND action = 'detach partition' AND status = 'skipped'
+	  AND message LIKE 'DETACH PARTITION CONCURRENTLY interrupted after its first transaction (canceling statement due to lock timeout)%'}),
+	'it stayed pending, logged');
+$writer->query_safe('COMMIT');
+$writer->quit;
+ok($node->poll_query_until($db, q{SELECT count(*) > 0 FROM sdp.maintenance_log
+	WHERE object LIKE 'public."Orders_p%' AND action = 'detach partition' AND status = 'ok'
+	  AND message LIKE '%finished with DETACH PARTITION ... FINALIZE'}),
+	'once the writer ended FINALIZE finished it (a quoted name)');
+ok($node->poll_query_until($db, q{SELECT count(*) = 0 FROM pg_inherits
+	WHERE inhparent = '"Orders"'::regclass AND inhdetachpending}), 'nothing stays pending');
 
 $node->stop;
 done_testing();

@@ -31,7 +31,7 @@
  *
  *	  Every statement runs as the table's owner in a security-restricted
  *	  operation, with names fully qualified and search_path = pg_catalog,
- *	  pg_temp; DETACH ... CONCURRENTLY too, its first transaction in one and
+ *	  pg_temp (the worker's session has it); DETACH ... CONCURRENTLY too, its first transaction in one and
  *	  its second, which starts inside the statement, as the owner but not
  *	  restricted (see detach_attempt()).
  *
@@ -40,7 +40,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -238,6 +237,11 @@ run_top_level_utility(const char *sql, MemoryContext cxt)
 	MemoryContextSwitchTo(TopTransactionContext);
 }
 
+/*
+ * lock_timeout for the statements that follow, across transactions, until
+ * reset_lock_timeout() gives back the configured one (the worker sets it
+ * at no other time, so a reload of lock_timeout still applies).
+ */
 static void
 set_lock_timeout(int ms)
 {
@@ -251,9 +255,9 @@ set_lock_timeout(int ms)
 }
 
 static void
-set_search_path(const char *path)
+reset_lock_timeout(void)
 {
-	(void) set_config_option("search_path", path,
+	(void) set_config_option("lock_timeout", NULL,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
 							 true, 0, false);
 }
@@ -269,8 +273,8 @@ set_search_path(const char *path)
  * the second runs as the owner unrestricted.  It runs none of the owner's
  * code: it waits, moves catalog rows and checks the new CHECK constraint,
  * whose operators are the partition key's operator class (made by a
- * superuser); its event triggers are a superuser's, under search_path =
- * pg_catalog, pg_temp.
+ * superuser); its event triggers are a superuser's, under the worker's
+ * search_path = pg_catalog, pg_temp.
  */
 static Oid	restricted_owner = InvalidOid;
 static int	restricted_base_context;
@@ -362,28 +366,26 @@ still_attached(SdpDeferredDetach *d)
  * but a partition with a foreign key of the parent's gets its own action
  * triggers on the referenced table in the second transaction, whose SHARE
  * ROW EXCLUSIVE lock every writer of that table would queue behind while
- * it waits for a long writer there: then the attempt's short timeout, and
- * a wait not over within it leaves the detach to FINALIZE at a later run.
- * In the attempt's first transaction.
+ * it waits for a long writer there: then short_ms (the attempt's, see
+ * sdp_lock_wait_ms()), and a wait not over within it leaves the detach to
+ * FINALIZE at a later run.  In the attempt's first transaction.
  */
 static int
-statement_lock_timeout(SdpDeferredDetach *d, int attempt)
+statement_lock_timeout(SdpDeferredDetach *d, int short_ms)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(d->partition)};
 	bool		has_fk;
 
-	if (sdp_lock_attempt_timeout(attempt) == 0)
+	if (short_ms == 0 ||
+		(sdp_detach_wait_timeout > 0 && sdp_detach_wait_timeout <= short_ms))
 		return sdp_detach_wait_timeout;
 	SPI_connect();
 	has_fk = sdp_spi_exec("SELECT 1 FROM pg_catalog.pg_constraint "
 						  "WHERE conrelid = $1 AND contype = 'f' AND conparentid <> 0",
 						  1, types, values, NULL) > 0;
 	SPI_finish();
-	if (has_fk && (sdp_detach_wait_timeout == 0 ||
-				   sdp_lock_attempt_timeout(attempt) < sdp_detach_wait_timeout))
-		return sdp_lock_attempt_timeout(attempt);
-	return sdp_detach_wait_timeout;
+	return has_fk ? short_ms : sdp_detach_wait_timeout;
 }
 
 typedef enum DetachAttempt
@@ -406,8 +408,7 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 {
 	Oid			saved_user;
 	int			saved_context;
-	int			saved_timeout = LockTimeout;
-	char	   *saved_path = MemoryContextStrdup(cxt, namespace_search_path);
+	int			short_ms = sdp_lock_wait_ms(attempt);
 	volatile bool started_statement = false;
 	volatile DetachAttempt result = ATTEMPT_DONE;
 
@@ -421,11 +422,10 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 			result = ATTEMPT_GONE;
 		else
 		{
-			set_lock_timeout(sdp_lock_attempt_timeout(attempt));
+			set_lock_timeout(short_ms);
 			LockRelationOid(d->parent, ShareUpdateExclusiveLock);
 			LockRelationOid(d->partition, ShareUpdateExclusiveLock);
-			set_lock_timeout(statement_lock_timeout(d, attempt));
-			set_search_path(SDP_SAFE_SEARCH_PATH);
+			set_lock_timeout(statement_lock_timeout(d, short_ms));
 			started_statement = true;
 			/* as the owner, restricted in the first transaction (above) */
 			enter_restriction(d->owner, saved_context);
@@ -437,8 +437,7 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 		if (ActiveSnapshotSet())
 			PopActiveSnapshot();
 		CommitTransactionCommand();
-		set_lock_timeout(saved_timeout);
-		set_search_path(saved_path);
+		reset_lock_timeout();
 	}
 	PG_CATCH();
 	{
@@ -454,8 +453,7 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 		SetUserIdAndSecContext(saved_user, saved_context);
 		debug_query_string = NULL;
 		RESUME_INTERRUPTS();
-		set_lock_timeout(saved_timeout);
-		set_search_path(saved_path);
+		reset_lock_timeout();
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !started_statement)
 			ReThrowError(edata);
 		*error = edata->message;
@@ -470,7 +468,6 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 static bool
 drop_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **error)
 {
-	int			saved_timeout = LockTimeout;
 	volatile bool ok = true;
 
 	PG_TRY();
@@ -478,14 +475,14 @@ drop_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **error)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		set_lock_timeout(sdp_lock_attempt_timeout(attempt));
+		set_lock_timeout(sdp_lock_wait_ms(attempt));
 		SPI_connect();
 		LockRelationOid(d->partition, AccessExclusiveLock);
 		sdp_spi_exec_as_owner(d->owner, psprintf("DROP TABLE %s", d->qpartition));
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		set_lock_timeout(saved_timeout);
+		reset_lock_timeout();
 	}
 	PG_CATCH();
 	{
@@ -497,7 +494,7 @@ drop_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **error)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		RESUME_INTERRUPTS();
-		set_lock_timeout(saved_timeout);
+		reset_lock_timeout();
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
 		*error = edata->message;

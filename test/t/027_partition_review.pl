@@ -3,10 +3,11 @@
 # worker's DETACH PARTITION ... CONCURRENTLY must not run with more than
 # the owner's rights; registering a table again keeps its zone and its
 # choice of no default partition; the concurrent detach of a partition with
-# a foreign key does not hold up writers of the referenced table.
+# a foreign key does not hold up writers of the referenced table;
+# maintenance_lock_timeout = 0 leaves the wait to lock_timeout.
 use strict;
 use warnings;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -152,6 +153,36 @@ ok($node->poll_query_until($db, q{SELECT count(*) > 0 FROM sdp.maintenance_log
 	'once the writer ended FINALIZE finished it (a quoted name)');
 ok($node->poll_query_until($db, q{SELECT count(*) = 0 FROM pg_inherits
 	WHERE inhparent = '"Orders"'::regclass AND inhdetachpending}), 'nothing stays pending');
+
+# ---------------------------------------------------------------------
+# 4. maintenance_lock_timeout = 0 waits as long as lock_timeout says
+# ---------------------------------------------------------------------
+# (set by a reload after the worker's concurrent detaches above)
+sql(q{ALTER SYSTEM SET smart_dairy_perf.maintenance_lock_timeout = 0;
+ALTER SYSTEM SET lock_timeout = '300ms'; SELECT pg_reload_conf();
+CREATE TABLE taps (id int, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+SELECT count(*) FROM sdp.manage_partitions('taps', '1 month', 1,
+    start_at => date_trunc('month', now()) - interval '4 months', default_partition => false);});
+my $ddl = $node->background_psql($db);
+$ddl->query_safe(q{SET lock_timeout = 0; BEGIN; LOCK TABLE ONLY taps IN SHARE UPDATE EXCLUSIVE MODE});
+sql(q{UPDATE sdp.partition_config SET retention = '3 months' WHERE parent = 'taps'::regclass});
+my $logged = 0;
+for (1 .. 300)
+{
+	$logged = sql(q{SELECT count(*) FROM sdp.maintenance_log
+		WHERE object LIKE 'public.taps_p%' AND action = 'detach partition' AND status = 'skipped'
+		  AND message LIKE 'canceling statement due to lock timeout (1 attempt); %'});
+	last if $logged > 0;
+	sleep(0.1);
+}
+ok($logged > 0, 'behind a lock held on the parent the concurrent detach gave up after lock_timeout')
+  or diag(sql(q{SELECT string_agg(object || ' ' || action || ' ' || status || ': ' || coalesce(message, ''), E'\n' ORDER BY id)
+	FROM sdp.maintenance_log WHERE object LIKE '%taps%'}));
+$ddl->query_safe('COMMIT');
+$ddl->quit;
+ok($node->poll_query_until($db, q{SELECT count(*) = 1 FROM sdp.maintenance_log
+	WHERE object LIKE 'public.taps_p%' AND action = 'detach partition' AND status = 'ok'}),
+	'and detached it at a later run');
 
 $node->stop;
 done_testing();

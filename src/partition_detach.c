@@ -310,6 +310,8 @@ static void
 log_in_transaction(SdpDeferredDetach *d, TimestampTz started, const char *action,
 				   const char *status, const char *message, const char *failure)
 {
+	MemoryContext callercxt = CurrentMemoryContext;
+
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
@@ -323,6 +325,8 @@ log_in_transaction(SdpDeferredDetach *d, TimestampTz started, const char *action
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* the commit left TopMemoryContext current */
+	MemoryContextSwitchTo(callercxt);
 }
 
 static bool
@@ -331,6 +335,7 @@ detach_pending(SdpDeferredDetach *d)
 	Oid			types[2] = {OIDOID, OIDOID};
 	Datum		values[2] = {ObjectIdGetDatum(d->partition), ObjectIdGetDatum(d->parent)};
 	bool		pending;
+	MemoryContext callercxt = CurrentMemoryContext;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -341,6 +346,7 @@ detach_pending(SdpDeferredDetach *d)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(callercxt);
 	return pending;
 }
 

@@ -116,6 +116,16 @@ my ($rc, $out, $err) = $node->psql($db, q{SELECT count(*) FROM sdp.manage_partit
 	partition_timezone => 'America/Sao_Paulo')});
 like($err, qr/ERROR:  table "kiosk" has partitions in time zone "Asia\/Kathmandu"/,
 	'another zone for a table with partitions is refused');
+($rc, $out, $err) = $node->psql($db, q{UPDATE sdp.partition_config SET partition_timezone = 'America/Sao_Paulo'
+	WHERE parent = 'kiosk'::regclass});
+like($err, qr/ERROR:  table "kiosk" has partitions in time zone "Asia\/Kathmandu"/,
+	'so is an UPDATE of sdp.partition_config to another zone');
+sql(q{CREATE TABLE empty_t (at timestamptz) PARTITION BY RANGE (at);
+	SELECT count(*) FROM sdp.manage_partitions('empty_t', default_partition => false)});
+($rc, $out, $err) = $node->psql($db, q{UPDATE sdp.partition_config SET partition_timezone = 'Mars/Olympus' WHERE parent = 'empty_t'::regclass});
+like($err, qr/ERROR:  time zone "Mars\/Olympus" not recognized/, 'and one to an unknown zone');
+is(sql(q{SELECT count(*) FROM sdp.partition_config WHERE partition_timezone IN ('America/Sao_Paulo', 'Mars/Olympus')}), '0',
+	'neither was written');
 
 # ---------------------------------------------------------------------
 # 3. a partition with a foreign key: writers of the referenced table

@@ -31,9 +31,9 @@
  *
  *	  Every statement runs as the table's owner in a security-restricted
  *	  operation, with names fully qualified and search_path = pg_catalog,
- *	  pg_temp (the worker's session has it); DETACH ... CONCURRENTLY too, its first transaction in one and
- *	  its second, which starts inside the statement, as the owner but not
- *	  restricted (see detach_attempt()).
+ *	  pg_temp (the worker's session has it); DETACH ... CONCURRENTLY too,
+ *	  its first transaction in one and its second, which starts inside the
+ *	  statement, as the owner but not restricted (see enter_restriction()).
  *
  *-------------------------------------------------------------------------
  */

@@ -1135,9 +1135,9 @@ CREATE FUNCTION sdp.manage_partitions(
     retention interval DEFAULT NULL,
     retention_mode text DEFAULT 'detach',
     start_at timestamptz DEFAULT NULL,
-    default_partition boolean DEFAULT true,
+    default_partition boolean DEFAULT NULL,
     partition_timezone text DEFAULT NULL,
-    retention_if_referenced text DEFAULT 'error')
+    retention_if_referenced text DEFAULT NULL)
 RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint)
 AS 'MODULE_PATHNAME', 'sdp_manage_partitions'
 LANGUAGE C VOLATILE;

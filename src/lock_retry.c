@@ -64,18 +64,32 @@ sdp_lock_attempt_timeout(int attempt)
 }
 
 /*
- * lock_timeout = that attempt's timeout for the statements that follow,
- * unless the session's is shorter, until the current GUC nest level ends.
+ * lock_timeout (ms) an attempt runs under: its timeout, or the session's
+ * lock_timeout when that is shorter or the attempt's is unlimited (0).
+ */
+int
+sdp_lock_wait_ms(int attempt)
+{
+	int			timeout = sdp_lock_attempt_timeout(attempt);
+
+	if (timeout == 0 || (LockTimeout > 0 && LockTimeout < timeout))
+		return LockTimeout;
+	return timeout;
+}
+
+/*
+ * lock_timeout = sdp_lock_wait_ms(attempt) for the statements that follow,
+ * until the current GUC nest level ends.
  */
 void
 sdp_limit_lock_wait(int attempt)
 {
-	int			timeout = sdp_lock_attempt_timeout(attempt);
+	char		value[32];
 
-	if (timeout > 0 && (LockTimeout == 0 || LockTimeout > timeout))
-		(void) set_config_option("lock_timeout", psprintf("%d", timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
+	snprintf(value, sizeof(value), "%d", sdp_lock_wait_ms(attempt));
+	(void) set_config_option("lock_timeout", value,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 }
 
 /*

@@ -30,8 +30,10 @@
  *	  partitions quietly (retention_if_referenced = 'keep', still logged).
  *
  *	  Every statement runs as the table's owner in a security-restricted
- *	  operation, with names fully qualified; DETACH ... CONCURRENTLY as the
- *	  owner outside one (see detach_attempt()).
+ *	  operation, with names fully qualified and search_path = pg_catalog,
+ *	  pg_temp (the worker's session has it); DETACH ... CONCURRENTLY too,
+ *	  its first transaction in one and its second, which starts inside the
+ *	  statement, as the owner but not restricted (see enter_restriction()).
  *
  *-------------------------------------------------------------------------
  */
@@ -235,12 +237,72 @@ run_top_level_utility(const char *sql, MemoryContext cxt)
 	MemoryContextSwitchTo(TopTransactionContext);
 }
 
+/*
+ * lock_timeout for the statements that follow, across transactions, until
+ * reset_lock_timeout() gives back the configured one (the worker sets it
+ * at no other time, so a reload of lock_timeout still applies).
+ */
 static void
 set_lock_timeout(int ms)
 {
-	(void) set_config_option("lock_timeout", psprintf("%d", ms),
+	char		value[32];
+
+	/* no palloc: this runs outside any transaction too */
+	snprintf(value, sizeof(value), "%d", ms);
+	(void) set_config_option("lock_timeout", value,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
 							 true, 0, false);
+}
+
+static void
+reset_lock_timeout(void)
+{
+	(void) set_config_option("lock_timeout", NULL,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
+							 true, 0, false);
+}
+
+/*
+ * The security context of DETACH ... CONCURRENTLY: its first transaction
+ * runs in a security-restricted operation, as every statement on a user's
+ * table does (PostgreSQL evaluates the partition's CHECK constraints
+ * there, and an owner's IMMUTABLE function in one would otherwise run
+ * outside it, free to SET ROLE to the worker's superuser).  PostgreSQL
+ * requires no security context when a transaction starts, so the commit
+ * of that first transaction, inside the statement, leaves the restriction;
+ * the second runs as the owner unrestricted.  It runs none of the owner's
+ * code: it waits, moves catalog rows and checks the new CHECK constraint,
+ * whose operators are the partition key's operator class (made by a
+ * superuser); its event triggers are a superuser's, under the worker's
+ * search_path = pg_catalog, pg_temp.
+ */
+static Oid	restricted_owner = InvalidOid;
+static int	restricted_base_context;
+
+static void
+leave_restriction_at_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && OidIsValid(restricted_owner))
+	{
+		SetUserIdAndSecContext(restricted_owner, restricted_base_context);
+		restricted_owner = InvalidOid;
+	}
+}
+
+static void
+enter_restriction(Oid owner, int base_context)
+{
+	restricted_owner = owner;
+	restricted_base_context = base_context;
+	RegisterXactCallback(leave_restriction_at_commit, NULL);
+	SetUserIdAndSecContext(owner, base_context | SECURITY_RESTRICTED_OPERATION);
+}
+
+static void
+forget_restriction(void)
+{
+	restricted_owner = InvalidOid;
+	UnregisterXactCallback(leave_restriction_at_commit, NULL);
 }
 
 /* A row of sdp.maintenance_log in a transaction of its own (WARNING too when failed). */
@@ -248,6 +310,8 @@ static void
 log_in_transaction(SdpDeferredDetach *d, TimestampTz started, const char *action,
 				   const char *status, const char *message, const char *failure)
 {
+	MemoryContext callercxt = CurrentMemoryContext;
+
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
@@ -261,6 +325,8 @@ log_in_transaction(SdpDeferredDetach *d, TimestampTz started, const char *action
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* the commit left TopMemoryContext current */
+	MemoryContextSwitchTo(callercxt);
 }
 
 static bool
@@ -269,6 +335,7 @@ detach_pending(SdpDeferredDetach *d)
 	Oid			types[2] = {OIDOID, OIDOID};
 	Datum		values[2] = {ObjectIdGetDatum(d->partition), ObjectIdGetDatum(d->parent)};
 	bool		pending;
+	MemoryContext callercxt = CurrentMemoryContext;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -279,6 +346,7 @@ detach_pending(SdpDeferredDetach *d)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(callercxt);
 	return pending;
 }
 
@@ -298,6 +366,34 @@ still_attached(SdpDeferredDetach *d)
 	return attached;
 }
 
+/*
+ * lock_timeout of the DETACH ... CONCURRENTLY statement: detach_wait_timeout
+ * for its wait for older queries, which holds nothing a new query needs;
+ * but a partition with a foreign key of the parent's gets its own action
+ * triggers on the referenced table in the second transaction, whose SHARE
+ * ROW EXCLUSIVE lock every writer of that table would queue behind while
+ * it waits for a long writer there: then short_ms (the attempt's, see
+ * sdp_lock_wait_ms()), and a wait not over within it leaves the detach to
+ * FINALIZE at a later run.  In the attempt's first transaction.
+ */
+static int
+statement_lock_timeout(SdpDeferredDetach *d, int short_ms)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(d->partition)};
+	bool		has_fk;
+
+	if (short_ms == 0 ||
+		(sdp_detach_wait_timeout > 0 && sdp_detach_wait_timeout <= short_ms))
+		return sdp_detach_wait_timeout;
+	SPI_connect();
+	has_fk = sdp_spi_exec("SELECT 1 FROM pg_catalog.pg_constraint "
+						  "WHERE conrelid = $1 AND contype = 'f' AND conparentid <> 0",
+						  1, types, values, NULL) > 0;
+	SPI_finish();
+	return has_fk ? short_ms : sdp_detach_wait_timeout;
+}
+
 typedef enum DetachAttempt
 {
 	ATTEMPT_DONE,
@@ -309,7 +405,8 @@ typedef enum DetachAttempt
 /*
  * One attempt: in a new transaction, the parent's then the partition's
  * SHARE UPDATE EXCLUSIVE lock within this attempt's timeout, then the
- * statement, which waits at most detach_wait_timeout for older queries.
+ * statement, which waits at most detach_wait_timeout for older queries
+ * (see statement_lock_timeout()).
  * Caller outside any transaction.  *error gets a failure's message.
  */
 static DetachAttempt
@@ -317,7 +414,7 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 {
 	Oid			saved_user;
 	int			saved_context;
-	int			saved_timeout = LockTimeout;
+	int			short_ms = sdp_lock_wait_ms(attempt);
 	volatile bool started_statement = false;
 	volatile DetachAttempt result = ATTEMPT_DONE;
 
@@ -331,28 +428,22 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 			result = ATTEMPT_GONE;
 		else
 		{
-			set_lock_timeout(sdp_lock_attempt_timeout(attempt));
+			set_lock_timeout(short_ms);
 			LockRelationOid(d->parent, ShareUpdateExclusiveLock);
 			LockRelationOid(d->partition, ShareUpdateExclusiveLock);
-			set_lock_timeout(sdp_detach_wait_timeout);
+			set_lock_timeout(statement_lock_timeout(d, short_ms));
 			started_statement = true;
-			/*
-			 * As the owner, but not in a security-restricted operation: the
-			 * statement starts its second transaction itself, and
-			 * PostgreSQL requires no security context at a transaction's
-			 * start.  It runs no code of the owner's (only event triggers,
-			 * which superusers make, and foreign-key checks, which run as
-			 * the referencing table's owner).
-			 */
-			SetUserIdAndSecContext(d->owner, saved_context);
+			/* as the owner, restricted in the first transaction (above) */
+			enter_restriction(d->owner, saved_context);
 			run_top_level_utility(psprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY",
 										   d->qparent, d->qpartition), cxt);
+			forget_restriction();
 			SetUserIdAndSecContext(saved_user, saved_context);
 		}
 		if (ActiveSnapshotSet())
 			PopActiveSnapshot();
 		CommitTransactionCommand();
-		set_lock_timeout(saved_timeout);
+		reset_lock_timeout();
 	}
 	PG_CATCH();
 	{
@@ -362,12 +453,13 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		forget_restriction();
 		AbortCurrentTransaction();
 		/* the statement's second transaction started as the owner */
 		SetUserIdAndSecContext(saved_user, saved_context);
 		debug_query_string = NULL;
 		RESUME_INTERRUPTS();
-		set_lock_timeout(saved_timeout);
+		reset_lock_timeout();
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !started_statement)
 			ReThrowError(edata);
 		*error = edata->message;
@@ -382,7 +474,6 @@ detach_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **erro
 static bool
 drop_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **error)
 {
-	int			saved_timeout = LockTimeout;
 	volatile bool ok = true;
 
 	PG_TRY();
@@ -390,14 +481,14 @@ drop_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **error)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		set_lock_timeout(sdp_lock_attempt_timeout(attempt));
+		set_lock_timeout(sdp_lock_wait_ms(attempt));
 		SPI_connect();
 		LockRelationOid(d->partition, AccessExclusiveLock);
 		sdp_spi_exec_as_owner(d->owner, psprintf("DROP TABLE %s", d->qpartition));
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		set_lock_timeout(saved_timeout);
+		reset_lock_timeout();
 	}
 	PG_CATCH();
 	{
@@ -409,7 +500,7 @@ drop_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **error)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		RESUME_INTERRUPTS();
-		set_lock_timeout(saved_timeout);
+		reset_lock_timeout();
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
 		*error = edata->message;

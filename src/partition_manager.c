@@ -1018,8 +1018,34 @@ enter_parent(Oid parent)
 }
 
 /*
+ * A registered table's zone changes only while it has no range partitions:
+ * theirs were computed in the old one, and periods in the new one would
+ * overlap them (left out) and leave gaps.  Caller connected to SPI.
+ */
+static void
+check_zone_unused(const SdpPartitionKey *key, const char *old_zone,
+				  const char *new_zone)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(key->relid)};
+
+	if (sdp_spi_exec("SELECT 1 FROM pg_catalog.pg_inherits i "
+					 "  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
+					 " WHERE i.inhparent = $1 "
+					 "   AND pg_catalog.pg_get_expr(c.relpartbound, 0) <> 'DEFAULT' LIMIT 1",
+					 1, types, values, NULL) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"%s\" has partitions in time zone \"%s\"", key->relname, old_zone),
+			 errdetail("Periods in time zone \"%s\" would overlap them and leave gaps.", new_zone),
+			 errhint("Leave partition_timezone out (or NULL) to keep \"%s\".", old_zone)));
+}
+
+/*
  * sdp.manage_partitions(parent, partition_interval, premake, retention,
- *                       retention_mode, start_at)
+ *                       retention_mode, start_at, default_partition,
+ *                       partition_timezone, retention_if_referenced)
  */
 Datum
 sdp_manage_partitions(PG_FUNCTION_ARGS)
@@ -1034,28 +1060,19 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	char	   *if_referenced;
 	SdpPartitionKey key;
 	SdpPartitionReport report;
+	PartitionConfig old;
+	bool		registered;
 	int			nestlevel;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4) ||
-		PG_ARGISNULL(6) || PG_ARGISNULL(8))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("parent, partition_interval, premake, retention_mode, default_partition and retention_if_referenced must not be NULL")));
+				 errmsg("parent, partition_interval, premake and retention_mode must not be NULL")));
 	parent = PG_GETARG_OID(0);
 	interval = PG_GETARG_INTERVAL_P(1);
 	premake = PG_GETARG_INT32(2);
 	retention = PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3);
 	mode = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	default_partition = PG_GETARG_BOOL(6);
-	/* the zone defaults to today's setting, and stays that */
-	timezone = PG_ARGISNULL(7) ? pstrdup(sdp_partition_timezone)
-		: text_to_cstring(PG_GETARG_TEXT_PP(7));
-	if_referenced = text_to_cstring(PG_GETARG_TEXT_PP(8));
-	if (strcmp(if_referenced, "error") != 0 && strcmp(if_referenced, "keep") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid retention_if_referenced \"%s\"", if_referenced),
-				 errhint("Use 'error' (refuse and log) or 'keep' (keep and log).")));
 
 	/* all checks before any change */
 	(void) sdp_partition_step(interval);
@@ -1072,9 +1089,24 @@ sdp_manage_partitions(PG_FUNCTION_ARGS)
 	report.started = GetCurrentTimestamp();
 
 	SPI_connect();
-	check_timezone(timezone);
-	key.timezone = timezone;
 	nestlevel = enter_parent(parent);
+	/* NULL: what the table has (registered again), else the default */
+	registered = load_config(parent, &old);
+	default_partition = !PG_ARGISNULL(6) ? PG_GETARG_BOOL(6)
+		: registered ? old.default_partition : true;
+	timezone = !PG_ARGISNULL(7) ? text_to_cstring(PG_GETARG_TEXT_PP(7))
+		: registered ? old.timezone : pstrdup(sdp_partition_timezone);
+	if_referenced = !PG_ARGISNULL(8) ? text_to_cstring(PG_GETARG_TEXT_PP(8))
+		: registered && old.keep_referenced ? "keep" : "error";
+	if (strcmp(if_referenced, "error") != 0 && strcmp(if_referenced, "keep") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid retention_if_referenced \"%s\"", if_referenced),
+				 errhint("Use 'error' (refuse and log) or 'keep' (keep and log).")));
+	check_timezone(timezone);
+	if (registered && strcmp(old.timezone, timezone) != 0)
+		check_zone_unused(&key, old.timezone, timezone);
+	key.timezone = timezone;
 	sdp_partition_save_config(parent, interval, premake, retention, mode,
 							  default_partition, timezone, if_referenced);
 	if (default_partition)

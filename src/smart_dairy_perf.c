@@ -415,8 +415,8 @@ define_maintenance_gucs(void)
 							&sdp_maintenance_lock_retries, 5, 0, 100,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("smart_dairy_perf.detach_wait_timeout",
-							"Longest wait of the background worker's DETACH PARTITION CONCURRENTLY (and FINALIZE) for older queries to end; then the detach is finished at the next run.",
-							"That wait holds no lock that queries on the table need. 0: no limit.",
+							"Longest wait of the background worker's DETACH PARTITION CONCURRENTLY for older queries to end; then the detach is finished with FINALIZE at the next run.",
+							"That wait holds no lock that queries on the table need. A partition with a foreign key, and FINALIZE, wait only the short lock attempts. 0: no limit.",
 							&sdp_detach_wait_timeout, 60000, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("smart_dairy_perf.maintenance_databases",

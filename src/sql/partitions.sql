@@ -47,6 +47,22 @@ BEGIN
         RETURN OLD;
     END IF;
     PERFORM sdp._check_config_writer(NEW.parent);
+    -- a zone PostgreSQL knows (a bad one would fail every run of the table),
+    -- and not another one for a table whose partitions were cut in its own
+    PERFORM pg_catalog.now() AT TIME ZONE NEW.partition_timezone;
+    IF TG_OP = 'UPDATE' AND NEW.partition_timezone IS DISTINCT FROM OLD.partition_timezone
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+                     JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = NEW.parent
+                      AND pg_catalog.pg_get_expr(c.relpartbound, 0) <> 'DEFAULT') THEN
+        RAISE EXCEPTION 'table "%" has partitions in time zone "%"',
+                        (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = NEW.parent),
+                        OLD.partition_timezone
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Periods in time zone "%s" would overlap them and leave gaps.',
+                                  NEW.partition_timezone),
+                  HINT = format('Keep partition_timezone = %L.', OLD.partition_timezone);
+    END IF;
     NEW.configured_by := current_user::regrole;
     RETURN NEW;
 END
@@ -152,9 +168,9 @@ CREATE FUNCTION sdp.manage_partitions(
     retention interval DEFAULT NULL,
     retention_mode text DEFAULT 'detach',
     start_at timestamptz DEFAULT NULL,
-    default_partition boolean DEFAULT true,
+    default_partition boolean DEFAULT NULL,
     partition_timezone text DEFAULT NULL,
-    retention_if_referenced text DEFAULT 'error')
+    retention_if_referenced text DEFAULT NULL)
 RETURNS TABLE (partition text, range_from text, range_to text, rows_moved bigint)
 AS 'MODULE_PATHNAME', 'sdp_manage_partitions'
 LANGUAGE C VOLATILE;

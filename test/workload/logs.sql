@@ -24,11 +24,15 @@ CREATE TABLE audit_logs (
     PRIMARY KEY (id, created_at)
 ) PARTITION BY RANGE (created_at);
 
+-- registered first without retention, so that the history loaded below
+-- (older than the retention, as a table converted late would have) finds
+-- its partitions; the retention is set afterwards and the maintenance run
+-- then removes what it no longer keeps
 SELECT count(*) AS page_views_partitions FROM sdp.manage_partitions('page_views', '1 month', 3,
-    retention => '3 months', retention_mode => 'drop', default_partition => false,
+    retention_mode => 'drop', default_partition => false,
     start_at => date_trunc('month', now()) - interval '5 months');
 SELECT count(*) AS audit_logs_partitions FROM sdp.manage_partitions('audit_logs', '1 month', 3,
-    retention => '24 months', retention_mode => 'detach', default_partition => false,
+    retention_mode => 'detach', default_partition => false,
     start_at => date_trunc('month', now()) - interval '26 months');
 
 INSERT INTO page_views (user_id, page_url, session_id, created_at)
@@ -37,6 +41,8 @@ SELECT 1 + g % 5000, '/products/' || g % 800, md5((g / 20)::text),
   FROM generate_series(1, 200000) g;
 INSERT INTO audit_logs (user_id, action, table_name, record_id, new_values, created_at)
 SELECT 1 + g % 5000, (ARRAY['login', 'order.update', 'price.change'])[1 + g % 3], 'orders', g,
-       jsonb_build_object('n', g), now() - (g % 790) * interval '1 day'
+       jsonb_build_object('n', g), now() - (g % 780) * interval '1 day'
   FROM generate_series(1, 50000) g;
+UPDATE sdp.partition_config SET retention = '3 months' WHERE parent = 'page_views'::regclass;
+UPDATE sdp.partition_config SET retention = '24 months' WHERE parent = 'audit_logs'::regclass;
 ANALYZE page_views, audit_logs;

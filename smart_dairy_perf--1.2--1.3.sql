@@ -2007,3 +2007,42 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION sdp.report(text, text, text) FROM PUBLIC;
+
+-- ====================================================================
+-- Issue 18, review: the configuration trigger checks the zone
+-- ====================================================================
+-- sdp.partition_config refuses an unknown zone, and another zone for a
+-- table with range partitions
+CREATE OR REPLACE FUNCTION sdp._partition_config_writer()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = OLD.parent) THEN
+            PERFORM sdp._check_config_writer(OLD.parent);
+        END IF;
+        RETURN OLD;
+    END IF;
+    PERFORM sdp._check_config_writer(NEW.parent);
+    -- a zone PostgreSQL knows (a bad one would fail every run of the table),
+    -- and not another one for a table whose partitions were cut in its own
+    PERFORM pg_catalog.now() AT TIME ZONE NEW.partition_timezone;
+    IF TG_OP = 'UPDATE' AND NEW.partition_timezone IS DISTINCT FROM OLD.partition_timezone
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+                     JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = NEW.parent
+                      AND pg_catalog.pg_get_expr(c.relpartbound, 0) <> 'DEFAULT') THEN
+        RAISE EXCEPTION 'table "%" has partitions in time zone "%"',
+                        (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = NEW.parent),
+                        OLD.partition_timezone
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Periods in time zone "%s" would overlap them and leave gaps.',
+                                  NEW.partition_timezone),
+                  HINT = format('Keep partition_timezone = %L.', OLD.partition_timezone);
+    END IF;
+    NEW.configured_by := current_user::regrole;
+    RETURN NEW;
+END
+$$;

@@ -530,14 +530,8 @@ run_step_in_transaction(int step, MemoryContext runcxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sdp_abort_keeping_error(runcxt);
 
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(runcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
 
 		/* logged and reported as a WARNING in a transaction of its own */
 		call.error = edata->message;
@@ -615,14 +609,8 @@ in_transaction_caught(void (*fn) (void *arg), void *arg, const char *warning,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sdp_abort_keeping_error(cxt);
 
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
 		ereport(WARNING,
 				(errmsg_internal("%s", warning),
 				 errdetail("%s", edata->message)));
@@ -649,14 +637,8 @@ detach_caught(SdpDeferredDetach *d, TimestampTz started, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sdp_abort_keeping_error(cxt);
 
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
 		ereport(WARNING,
 				(errmsg("retention of partition %s of table %s in database \"%s\" failed",
 						d->qpartition, d->qparent, MyBgworkerEntry->bgw_extra),

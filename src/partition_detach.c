@@ -492,14 +492,8 @@ drop_attempt(SdpDeferredDetach *d, int attempt, MemoryContext cxt, char **error)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sdp_abort_keeping_error(cxt);
 
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
 		reset_lock_timeout();
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);

@@ -3,7 +3,8 @@
  * spi_util.c
  *	  SPI wrappers for the maintenance modules: run a statement with
  *	  parameters and fail loudly, read a result cell, run one item of a
- *	  batch in its own subtransaction.  Callers connect and finish SPI
+ *	  batch in its own subtransaction, end a background process's failed
+ *	  transaction keeping its error.  Callers connect and finish SPI
  *	  themselves, and copy what must outlive SPI_finish.
  *
  *-------------------------------------------------------------------------
@@ -12,6 +13,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/resowner.h"
 
@@ -165,5 +167,25 @@ sdp_run_in_subtransaction(void (*fn) (void *arg), void *arg)
 			ReThrowError(edata);
 	}
 	PG_END_TRY();
+	return edata;
+}
+
+/*
+ * In the PG_CATCH block of a background process's own transaction (the
+ * worker's steps, a concurrent detach): copy the error into cxt, clear it
+ * and abort the transaction, interrupts held meanwhile.  Returns the copy;
+ * the caller is outside any transaction afterwards.
+ */
+ErrorData *
+sdp_abort_keeping_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	RESUME_INTERRUPTS();
 	return edata;
 }

@@ -23,5 +23,6 @@ extern char *sdp_spi_get_text(uint64 row, const char *colname);
 extern char *sdp_spi_scalar_text(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values);
 extern ErrorData *sdp_run_in_subtransaction(void (*fn) (void *arg), void *arg);
+extern ErrorData *sdp_abort_keeping_error(MemoryContext cxt);
 
 #endif							/* SDP_SPI_UTIL_H */

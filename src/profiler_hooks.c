@@ -427,7 +427,7 @@ utility_rows(const QueryCompletion *qc)
 
 /* Add a finished utility statement to the statistics. */
 static void
-record_utility(PlannedStmt *pstmt, const char *queryString, uint64 queryid,
+record_utility(const char *queryString, int location, int len, uint64 queryid,
 			   int level, double elapsed_ms, uint64 rows,
 			   const BufferUsage *bufusage, const WalUsage *walusage)
 {
@@ -437,8 +437,7 @@ record_utility(PlannedStmt *pstmt, const char *queryString, uint64 queryid,
 
 	hash = sdp_store_make_key(&key, GetUserId(), MyDatabaseId, queryid,
 							  level == 0);
-	entry = lookup_or_create(&key, hash, queryString, pstmt->stmt_location,
-							 pstmt->stmt_len, true);
+	entry = lookup_or_create(&key, hash, queryString, location, len, true);
 	if (entry != NULL)
 		sdp_store_record(entry, elapsed_ms, rows, bufusage, walusage, NULL);
 	LWLockRelease(sdp_store->lock);
@@ -457,6 +456,10 @@ record_utility(PlannedStmt *pstmt, const char *queryString, uint64 queryid,
  * that a cached plan (a PL/pgSQL loop) keeps it for the next execution.
  * When its hook runs before ours, we find the id 0 and compute it again
  * from the text, as PostgreSQL did.
+ *
+ * What is needed of pstmt is read before the statement runs: a transaction
+ * control statement (COMMIT, ROLLBACK) may free the memory it lives in, as
+ * pg_stat_statements warns, so its id is not written back.
  */
 /* Run the utility statement, in a frame of its own when opens_frame. */
 static void
@@ -467,6 +470,7 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 {
 	uint64		queryid = pstmt->queryId;
 	int			level = nesting_level;
+	bool		restore_id = !IsA(pstmt->utilityStmt, TransactionStmt);
 
 	if (opens_frame)
 		nesting_level++;
@@ -482,9 +486,11 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	PG_FINALLY();
 	{
 		nesting_level = level;
-		pstmt->queryId = queryid;
 	}
 	PG_END_TRY();
+	/* after an error the id stays 0: the next run computes it again */
+	if (restore_id)
+		pstmt->queryId = queryid;
 	/* a DO block's or CALL's loops are complete in the view now */
 	if (opens_frame && sdp_nplus1_watching(nesting_level))
 		sdp_nplus1_utility_end(nesting_level);
@@ -522,6 +528,8 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	uint64		queryid = pstmt->queryId;
 	bool		opens_frame = !prepared_statement_command(pstmt->utilityStmt);
+	int			location = pstmt->stmt_location;
+	int			len = pstmt->stmt_len;
 	instr_time	start;
 	instr_time	duration;
 	BufferUsage bufusage_start;
@@ -530,7 +538,11 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	WalUsage	walusage;
 
 	if (queryid == UINT64CONST(0) && opens_frame && sdp_track_utility)
+	{
 		queryid = utility_queryid_from_text(pstmt, queryString, context);
+		/* handed on: a hook inside ours (pg_stat_statements) sees it too */
+		pstmt->queryId = queryid;
+	}
 	if (opens_frame && sdp_nplus1_watching(nesting_level))
 		sdp_nplus1_statement_start(nesting_level, queryid);
 
@@ -553,7 +565,7 @@ sdp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
 	memset(&walusage, 0, sizeof(walusage));
 	WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
-	record_utility(pstmt, queryString, queryid, nesting_level,
+	record_utility(queryString, location, len, queryid, nesting_level,
 				   INSTR_TIME_GET_MILLISEC(duration), utility_rows(qc),
 				   &bufusage, &walusage);
 }

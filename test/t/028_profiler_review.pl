@@ -57,4 +57,20 @@ is($node->safe_psql($db, q{SELECT count(*) FROM sdp.n_plus_one
 	WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())}),
 	'0', "sdp.report()'s loops are still the extension's own");
 
+# 2. A tag value with %00 in a role's loop does not break sdp.n_plus_one
+#    (nor sdp.report()) for the DBA who sees every role's tags.
+$node->safe_psql($db, "BEGIN;\nSELECT id FROM t WHERE id < 20;\n"
+	  . join('', map { "SELECT v FROM t WHERE id = $_ /*controller='%00',action='show%2'*/;\n" } 1 .. 12)
+	  . "COMMIT;\n",
+	extra_params => [ '-U', 'mallory' ]);
+my ($rc, $out, $err) = $node->psql($db, q{SELECT tags FROM sdp.n_plus_one
+	WHERE query LIKE 'SELECT v FROM t WHERE id = $1%'});
+is($rc, 0, 'sdp.n_plus_one reads a tag with %00') or diag($err);
+is($out, '{"action": "show%2", "controller": "%00"}', 'such a value is shown as written');
+is($node->safe_psql($db, q{SELECT sdp.query_tags($$a='%41%00b',c=%e2%82%ac,d='x%2Fy'$$)}),
+	'{"a": "%41%00b", "c": "%e2%82%ac", "d": "x/y"}',
+	'query_tags decodes ASCII percent-escapes other than %00 only');
+($rc, $out, $err) = $node->psql($db, q{SELECT length(sdp.report('markdown')) > 0});
+is($rc, 0, 'sdp.report() too') or diag($err);
+
 done_testing();

@@ -73,4 +73,128 @@ is($node->safe_psql($db, q{SELECT sdp.query_tags($$a='%41%00b',c=%e2%82%ac,d='x%
 ($rc, $out, $err) = $node->psql($db, q{SELECT length(sdp.report('markdown')) > 0});
 is($rc, 0, 'sdp.report() too') or diag($err);
 
+# 3. The saved file's new parts (N+1 patterns, slow ring, predicates) under
+#    random damage behind a valid CRC: each start either loads the file or
+#    skips it whole with a LOG line; it never fails, crashes or loads half.
+my $fz = PostgreSQL::Test::Cluster->new('fuzz');
+$fz->init;
+$fz->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'smart_dairy_perf'
+smart_dairy_perf.slow_query_ms = 0
+smart_dairy_perf.plan_capture = slow_analyze
+smart_dairy_perf.plan_sample_rate = 1
+smart_dairy_perf.predicate_sample_rate = 1
+smart_dairy_perf.max_slow_queries = 20
+smart_dairy_perf.track = all
+});
+$fz->start;
+my $stats_file = $fz->data_dir . '/pg_stat/smart_dairy_perf.stat';
+$fz->safe_psql($db, q{
+CREATE EXTENSION smart_dairy_perf;
+CREATE TABLE r (id int PRIMARY KEY, farm int, note text);
+INSERT INTO r SELECT g, g % 40, 'n' || g FROM generate_series(1, 2000) g;
+ANALYZE r;
+});
+$fz->safe_psql($db, "BEGIN;\nSELECT id FROM r WHERE farm = 3 LIMIT 12;\n"
+	  . join('', map { "SELECT note FROM r WHERE id = $_ /*controller='orders',action='sh\xc3\xa9'*/;\n" } 1 .. 12)
+	  . "COMMIT;\n");
+$fz->safe_psql($db, "SELECT count(*) FROM r WHERE farm = $_ AND note > 'n'") for 1 .. 5;
+$fz->stop;
+my $orig = slurp_file($stats_file, ':raw');
+
+my @crc_table = map {
+	my $c = $_;
+	$c = ($c & 1) ? (($c >> 1) ^ 0x82F63B78) : ($c >> 1) for 1 .. 8;
+	$c
+} 0 .. 255;
+sub with_crc
+{
+	my ($data) = @_;
+	my $body = substr($data, 0, length($data) - 4);
+	my $crc = 0xFFFFFFFF;
+	$crc = $crc_table[($crc ^ $_) & 0xFF] ^ ($crc >> 8) for unpack('C*', $body);
+	return $body . pack('V', $crc ^ 0xFFFFFFFF);
+}
+
+# where the query entries end (layout in 013 and 021)
+my ($counters_size, $nentries) =
+  (unpack('V', substr($orig, 12, 4)), unpack('q<', substr($orig, 24, 8)));
+my $pos = 56;
+my $entry_fixed = 32 + $counters_size + 8 + 64 + 4 + 4 + 4 + 4;
+for (1 .. $nentries)
+{
+	my ($path_len, $sample_len, $qlen) =
+	  unpack('l<l<l<', substr($orig, $pos + $entry_fixed - 12, 12));
+	$pos += $entry_fixed + $qlen + ($path_len > 0 ? $path_len : 0) + $sample_len;
+}
+my $new_parts = $pos;
+cmp_ok(length($orig) - 8 - $new_parts, '>', 1000, 'the file has patterns, slow queries and predicates');
+
+my @hostile = (pack('l<', -1), pack('l<', 0x7fffffff), pack('l<', -0x80000000),
+	pack('q<', -1), pack('d<', 9**9**9), pack('d<', 9**9**9 / 9**9**9), pack('d<', -1),
+	"\xff", "\x00", "\xc3", "%");
+srand(28);
+my ($skipped, $loaded, $bad) = (0, 0, 0);
+for my $round (1 .. 40)
+{
+	my $data = $orig;
+	my $what;
+	if ($round % 8 == 0)
+	{
+		# cut short, with a trailer that matches
+		my $cut = $new_parts + int(rand(length($orig) - 8 - $new_parts));
+		$data = substr($orig, 0, $cut) . pack('V', 0x53445031) . "\0\0\0\0";
+		$what = "cut at $cut";
+	}
+	else
+	{
+		my $at = $new_parts + 4 * int(rand((length($orig) - 16 - $new_parts) / 4));
+		my $v = $hostile[ int(rand(@hostile)) ];
+		substr($data, $at, length($v)) = $v;
+		$what = sprintf('%s at %d', unpack('H*', $v), $at);
+	}
+	open my $fh, '>:raw', $stats_file or die $!;
+	print $fh with_crc($data);
+	close $fh;
+	my $offset = -s $fz->logfile;
+	if (!$fz->start(fail_ok => 1))
+	{
+		$bad++;
+		diag("round $round ($what): the server did not start");
+		next;
+	}
+	my $log = substr(slurp_file($fz->logfile), $offset);
+	my ($rc, $out, $err) = $fz->psql($db, q{SET smart_dairy_perf.slow_query_ms = -1;
+		SELECT (SELECT count(*) FROM sdp.slow_queries(true) s WHERE length(s.query || coalesce(s.plan, '')) >= 0)
+		     + (SELECT count(*) FROM sdp._slow_query_plans() p WHERE p.plan IS NULL OR p.plan IS NOT NULL)
+		     + (SELECT count(*) FROM sdp.observed_predicates o WHERE length(o.predicate) >= 0)
+		     + (SELECT count(*) FROM sdp.n_plus_one n WHERE n.tags IS NULL OR n.tags IS NOT NULL)});
+	if ($rc != 0)
+	{
+		$bad++;
+		diag("round $round ($what): reading failed: $err");
+	}
+	elsif ($log =~ /ignoring saved statistics/)
+	{
+		$skipped++;
+		if ($out != 0)
+		{
+			$bad++;
+			diag("round $round ($what): skipped, yet $out rows loaded");
+		}
+	}
+	elsif ($log =~ /restored statistics/)
+	{
+		$loaded++;
+	}
+	else
+	{
+		$bad++;
+		diag("round $round ($what): neither restored nor skipped:\n$log");
+	}
+	$fz->stop('immediate');
+}
+is($bad, 0, "40 damaged files: each loaded ($loaded) or skipped whole ($skipped)");
+cmp_ok($skipped, '>=', 20, 'most damage is caught');
+
 done_testing();

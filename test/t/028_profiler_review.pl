@@ -12,6 +12,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'smart_dairy_perf'
 smart_dairy_perf.track = all
+smart_dairy_perf.slow_query_ms = 250
 });
 $node->start;
 my $db = 'postgres';
@@ -72,6 +73,21 @@ is($node->safe_psql($db, q{SELECT sdp.query_tags($$a='%41%00b',c=%e2%82%ac,d='x%
 	'query_tags decodes ASCII percent-escapes other than %00 only');
 ($rc, $out, $err) = $node->psql($db, q{SELECT length(sdp.report('markdown')) > 0});
 is($rc, 0, 'sdp.report() too') or diag($err);
+
+# 4. A role without pg_read_all_stats cannot pass its statements off as
+#    the extension's in the report (a text naming sdp., application_name
+#    smart_dairy_perf): only trusted roles' statements are left out.
+$node->safe_psql($db, q{SELECT pg_sleep(0.3) AS "sdp.hidden"; SET application_name = 'smart_dairy_perf';
+	SELECT pg_sleep(0.3) AS quiet_one FROM (VALUES (1)) v}, extra_params => [ '-U', 'mallory' ]);
+my $report = $node->safe_psql($db, q{SELECT sdp.report('markdown')});
+my ($top) = $report =~ /(Top queries by total time.*?)(?=\n#)/s;
+my ($slow) = $report =~ /(Slow queries.*?)(?=\n#)/s;
+like($top // '', qr/sdp\.hidden/, "the top queries show a role's statement naming sdp.")
+  or diag($report);
+like($top // '', qr/quiet_one/, 'and one sent as application smart_dairy_perf');
+like($slow // '', qr/sdp\.hidden.*\n(?:.*\n)*.*quiet_one|quiet_one.*\n(?:.*\n)*.*sdp\.hidden/,
+	'so do the slow queries');
+unlike($top // '', qr/sdp\.query_totals|sdp\.report/, "the report's own statements are still left out");
 
 # 3. The saved file's new parts (N+1 patterns, slow ring, predicates) under
 #    random damage behind a valid CRC: each start either loads the file or

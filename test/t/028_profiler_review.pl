@@ -71,6 +71,20 @@ is($out, '{"action": "show%2", "controller": "%00"}', 'such a value is shown as 
 is($node->safe_psql($db, q{SELECT sdp.query_tags($$a='%41%00b',c=%e2%82%ac,d='x%2Fy'$$)}),
 	'{"a": "%41%00b", "c": "%e2%82%ac", "d": "x/y"}',
 	'query_tags decodes ASCII percent-escapes other than %00 only');
+# ... nor a non-ASCII character beside an escape in a SQL_ASCII database
+$node->safe_psql($db, q{CREATE DATABASE ascii TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'});
+$node->safe_psql('ascii', 'CREATE EXTENSION smart_dairy_perf; CREATE TABLE t (id int PRIMARY KEY, v text);
+	INSERT INTO t SELECT g, g::text FROM generate_series(1, 30) g; GRANT SELECT ON t TO mallory');
+$node->safe_psql('ascii', "BEGIN;\nSELECT id FROM t WHERE id < 20;\n"
+	  . join('', map { "SELECT v FROM t WHERE id = $_ /*controller='caf\xc3\xa9%41'*/;\n" } 1 .. 12)
+	  . "COMMIT;\n",
+	extra_params => [ '-U', 'mallory' ]);
+($rc, $out, $err) = $node->psql('ascii', q{SELECT tags FROM sdp.n_plus_one
+	WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())});
+is($rc, 0, 'sdp.n_plus_one reads such a tag in a SQL_ASCII database') or diag($err);
+is($out, "{\"controller\": \"caf\xc3\xa9%41\"}", 'and shows it as written');
+is($node->safe_psql($db, q{SELECT sdp.query_tags('a=''caf' || chr(233) || '%41''')}), "{\"a\": \"caf\xc3\xa9%41\"}",
+	'a value with non-ASCII characters is kept as written');
 ($rc, $out, $err) = $node->psql($db, q{SELECT length(sdp.report('markdown')) > 0});
 is($rc, 0, 'sdp.report() too') or diag($err);
 

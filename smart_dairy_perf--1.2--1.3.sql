@@ -1389,7 +1389,10 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 -- The tags a framework writes in a statement's comment to say which code
 -- sent it, as key-value pairs: SQLCommenter (key='value',...; values
--- URL-encoded) and Rails query log tags / marginalia (key:value,...).
+-- URL-encoded; one with a %00, a non-ASCII escape or a non-ASCII character
+-- is kept as written, so that decoding never fails, whatever the database
+-- encoding, SQL_ASCII included) and Rails query log tags / marginalia
+-- (key:value,...).
 CREATE FUNCTION sdp.query_tags(comment text)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -1397,7 +1400,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT jsonb_object_agg(key, value)
   FROM (SELECT DISTINCT ON (m[1]) m[1] AS key,
-               CASE WHEN v !~ '%[0-9A-Fa-f]{2}' OR v ~ '%[89A-Fa-f][0-9A-Fa-f]' THEN v
+               CASE WHEN v !~ '%[0-9A-Fa-f]{2}' OR v ~ '%(00|[89A-Fa-f][0-9A-Fa-f])' OR v ~ '[^\x01-\x7f]' THEN v
                     ELSE (SELECT convert_from(decode(string_agg(
                                      CASE WHEN t[1] ~ '^%' THEN substr(t[1], 2)
                                           ELSE encode(convert_to(t[1], 'UTF8'), 'hex') END,
@@ -1484,6 +1487,20 @@ AS $$
 SELECT coalesce(current_setting('smart_dairy_perf.report_own_statements', true), 'off')::boolean
 $$;
 
+-- Whether a role's statements may be taken for the extension's own by
+-- their look (a text naming sdp., application smart_dairy_perf): only for
+-- a role that reads all statistics (superusers, so the maintenance worker,
+-- included); any other role could dress its statements up so and hide
+-- them from the report.
+CREATE FUNCTION sdp._report_trusted_role(role oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                WHERE r.oid = role AND pg_catalog.pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE'))
+$$;
+
 CREATE OR REPLACE FUNCTION sdp.report(format text DEFAULT 'text', before text DEFAULT NULL, after text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -1535,9 +1552,11 @@ BEGIN
           FROM (SELECT * FROM sdp.query_totals t
                  WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND t.query IS NOT NULL
-                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                   AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(t.userid)
+                        OR (coalesce(t.query, '') !~ '\msdp\.'
                 AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
-                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL
+                                         AND sdp._report_trusted_role(s.userid))))
                  ORDER BY t.total_exec_time DESC LIMIT 8) x;
         charts := sdp._svg_bars('Latency percentiles of the top queries', labels,
                                 ARRAY['p50', 'p95', 'p99'], vals, 'ms');
@@ -1547,9 +1566,11 @@ BEGIN
           FROM (SELECT * FROM sdp.query_totals t
                  WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND t.query IS NOT NULL
-                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                   AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(t.userid)
+                        OR (coalesce(t.query, '') !~ '\msdp\.'
                 AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
-                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL
+                                         AND sdp._report_trusted_role(s.userid))))
                  ORDER BY t.total_exec_time DESC LIMIT 8) x;
         charts := charts || sdp._svg_bars('Time by query', labels, ARRAY['total time'], vals, 's');
         out := out || '<div class="charts">' || charts || E'</div>\n';
@@ -1562,9 +1583,11 @@ BEGIN
                round(p99_exec_time::numeric, 3) AS p99_ms
           FROM sdp.query_totals t
          WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+           AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(t.userid)
+                        OR (coalesce(t.query, '') !~ '\msdp\.'
                 AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
-                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL
+                                         AND sdp._report_trusted_role(s.userid))))
          ORDER BY total_exec_time DESC LIMIT 10
     $q$, 'no statements profiled yet');
     -- beside each plan, the findings on it (sdp.slow_query_advice) when it
@@ -1585,7 +1608,8 @@ BEGIN
                    left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
               FROM sdp.slow_queries
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-               AND (sdp._report_own_statements() OR (coalesce(query, '') !~ '\msdp\.'
+               AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(userid)
+                    OR (coalesce(query, '') !~ '\msdp\.'
                     AND application_name NOT LIKE 'smart_dairy_perf%'))
              ORDER BY queryid, duration_ms DESC) x
          ORDER BY ms DESC LIMIT 5

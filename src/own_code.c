@@ -17,8 +17,9 @@
  *	    asked for are not inlined; SQL functions with SET options never are,
  *	    so no plan changes.
  *
- *	  Whether a function belongs to the schema is looked up once per
- *	  function and backend (syscache) and kept in a small local hash,
+ *	  Whether a function belongs to the extension (its schema, then
+ *	  pg_depend for those in it) is looked up once per function and
+ *	  backend and kept in a small local hash,
  *	  cleared when pg_proc or pg_namespace change.  Nothing here runs per
  *	  statement; a call of a function with SET options costs one hash
  *	  probe more.  No shared memory, no locks.
@@ -27,8 +28,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "commands/extension.h"
 #include "fmgr.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -40,6 +43,7 @@
 
 /* the schema the extension's objects live in */
 #define SDP_SCHEMA "sdp"
+#define SDP_EXTENSION "smart_dairy_perf"
 
 int			sdp_own_code_depth = 0;
 
@@ -54,9 +58,13 @@ typedef struct FunctionOwnership
 
 static HTAB *ownership = NULL;
 
+/* bumped by every invalidation: a lookup it interrupted is not cached */
+static uint64 ownership_generation = 0;
+
 static void
 forget_ownership(Datum arg, int cacheid, uint32 hashvalue)
 {
+	ownership_generation++;
 	if (ownership != NULL)
 	{
 		hash_destroy(ownership);
@@ -64,38 +72,77 @@ forget_ownership(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
-/* Is this a function of the extension's schema?  Syscache once per function. */
+/*
+ * A function of the extension: in the schema named sdp and a member of the
+ * extension (a role that can create a schema named sdp in a database
+ * without the extension does not make its functions the extension's).
+ * Catalog lookups, which may process invalidations.
+ */
+static bool
+lookup_ownership(Oid fn_oid)
+{
+	Oid			nsp = get_func_namespace(fn_oid);
+	char	   *nspname;
+	bool		in_schema;
+	Oid			extension;
+
+	if (!OidIsValid(nsp))
+		return false;
+	nspname = get_namespace_name(nsp);
+	in_schema = nspname != NULL && strcmp(nspname, SDP_SCHEMA) == 0;
+	if (nspname != NULL)
+		pfree(nspname);
+	if (!in_schema)
+		return false;
+	extension = getExtensionOfObject(ProcedureRelationId, fn_oid);
+	return OidIsValid(extension) &&
+		extension == get_extension_oid(SDP_EXTENSION, true);
+}
+
+/* Is this a function of the extension?  Catalogs once per function and backend. */
 static bool
 own_function(Oid fn_oid)
 {
 	static bool callbacks_registered = false;
 	FunctionOwnership *f;
-	bool		found;
+	uint64		generation;
+	bool		own;
+
+	if (ownership != NULL)
+	{
+		f = hash_search(ownership, &fn_oid, HASH_FIND, NULL);
+		if (f != NULL)
+			return f->own;
+	}
+	if (!callbacks_registered)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, forget_ownership, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, forget_ownership, (Datum) 0);
+		callbacks_registered = true;
+	}
+
+	/*
+	 * Looked up before the entry is made: the lookup may process
+	 * invalidations, which destroy the hash.
+	 */
+	generation = ownership_generation;
+	own = lookup_ownership(fn_oid);
+	if (generation != ownership_generation)
+		return own;				/* the catalogs changed meanwhile: ask again next time */
 
 	if (ownership == NULL)
 	{
 		HASHCTL		ctl;
 
-		if (!callbacks_registered)
-		{
-			CacheRegisterSyscacheCallback(PROCOID, forget_ownership, (Datum) 0);
-			CacheRegisterSyscacheCallback(NAMESPACEOID, forget_ownership, (Datum) 0);
-			callbacks_registered = true;
-		}
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(FunctionOwnership);
 		ctl.hcxt = TopMemoryContext;
 		ownership = hash_create("smart_dairy_perf own functions", 64, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	f = hash_search(ownership, &fn_oid, HASH_ENTER, &found);
-	if (!found)
-	{
-		Oid			nsp = get_func_namespace(fn_oid);
-
-		f->own = OidIsValid(nsp) && nsp == get_namespace_oid(SDP_SCHEMA, true);
-	}
-	return f->own;
+	f = hash_search(ownership, &fn_oid, HASH_ENTER, NULL);
+	f->own = own;
+	return own;
 }
 
 /* Asked for functions without SET options: yes for the extension's C functions. */
@@ -119,7 +166,11 @@ static bool hooked_call_own[MAX_TRACKED_CALLS];
 static void
 sdp_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 {
-	if (prev_fmgr_hook)
+	/*
+	 * The previous hook starts first and ends last, so that an error it
+	 * raises leaves this one's count balanced.
+	 */
+	if (prev_fmgr_hook && event == FHET_START)
 		prev_fmgr_hook(event, flinfo, private);
 
 	switch (event)
@@ -148,6 +199,9 @@ sdp_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 			}
 			break;
 	}
+
+	if (prev_fmgr_hook && event != FHET_START)
+		prev_fmgr_hook(event, flinfo, private);
 }
 
 /* Install the function manager hooks, chaining to the previous ones; from _PG_init only. */

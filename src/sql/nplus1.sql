@@ -68,7 +68,10 @@ $$;
 
 -- The tags a framework writes in a statement's comment to say which code
 -- sent it, as key-value pairs: SQLCommenter (key='value',...; values
--- URL-encoded) and Rails query log tags / marginalia (key:value,...).
+-- URL-encoded; one with a %00, a non-ASCII escape or a non-ASCII character
+-- is kept as written, so that decoding never fails, whatever the database
+-- encoding, SQL_ASCII included) and Rails query log tags / marginalia
+-- (key:value,...).
 CREATE FUNCTION sdp.query_tags(comment text)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -76,7 +79,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT jsonb_object_agg(key, value)
   FROM (SELECT DISTINCT ON (m[1]) m[1] AS key,
-               CASE WHEN v !~ '%[0-9A-Fa-f]{2}' OR v ~ '%[89A-Fa-f][0-9A-Fa-f]' THEN v
+               CASE WHEN v !~ '%[0-9A-Fa-f]{2}' OR v ~ '%(00|[89A-Fa-f][0-9A-Fa-f])' OR v ~ '[^\x01-\x7f]' THEN v
                     ELSE (SELECT convert_from(decode(string_agg(
                                      CASE WHEN t[1] ~ '^%' THEN substr(t[1], 2)
                                           ELSE encode(convert_to(t[1], 'UTF8'), 'hex') END,

@@ -23,6 +23,20 @@ AS $$
 SELECT coalesce(current_setting('smart_dairy_perf.report_own_statements', true), 'off')::boolean
 $$;
 
+-- Whether a role's statements may be taken for the extension's own by
+-- their look (a text naming sdp., application smart_dairy_perf): only for
+-- a role that reads all statistics (superusers, so the maintenance worker,
+-- included); any other role could dress its statements up so and hide
+-- them from the report.
+CREATE FUNCTION sdp._report_trusted_role(role oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                WHERE r.oid = role AND pg_catalog.pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE'))
+$$;
+
 -- One section: the rows of query rendered as a table in the format, or a
 -- line saying there is nothing to report.  Column order is the query's.
 -- In HTML: a single wide row (the summary) as name/value lines, and wide
@@ -255,9 +269,11 @@ BEGIN
           FROM (SELECT * FROM sdp.query_totals t
                  WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND t.query IS NOT NULL
-                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                   AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(t.userid)
+                        OR (coalesce(t.query, '') !~ '\msdp\.'
                 AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
-                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL
+                                         AND sdp._report_trusted_role(s.userid))))
                  ORDER BY t.total_exec_time DESC LIMIT 8) x;
         charts := sdp._svg_bars('Latency percentiles of the top queries', labels,
                                 ARRAY['p50', 'p95', 'p99'], vals, 'ms');
@@ -267,9 +283,11 @@ BEGIN
           FROM (SELECT * FROM sdp.query_totals t
                  WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND t.query IS NOT NULL
-                   AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+                   AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(t.userid)
+                        OR (coalesce(t.query, '') !~ '\msdp\.'
                 AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
-                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL
+                                         AND sdp._report_trusted_role(s.userid))))
                  ORDER BY t.total_exec_time DESC LIMIT 8) x;
         charts := charts || sdp._svg_bars('Time by query', labels, ARRAY['total time'], vals, 's');
         out := out || '<div class="charts">' || charts || E'</div>\n';
@@ -282,9 +300,11 @@ BEGIN
                round(p99_exec_time::numeric, 3) AS p99_ms
           FROM sdp.query_totals t
          WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND (sdp._report_own_statements() OR (coalesce(t.query, '') !~ '\msdp\.'
+           AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(t.userid)
+                        OR (coalesce(t.query, '') !~ '\msdp\.'
                 AND t.queryid NOT IN (SELECT s.queryid FROM sdp.query_stats s
-                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL)))
+                                       WHERE s.application_name LIKE 'smart_dairy_perf%' AND s.queryid IS NOT NULL
+                                         AND sdp._report_trusted_role(s.userid))))
          ORDER BY total_exec_time DESC LIMIT 10
     $q$, 'no statements profiled yet');
     -- beside each plan, the findings on it (sdp.slow_query_advice) when it
@@ -305,7 +325,8 @@ BEGIN
                    left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query, plan
               FROM sdp.slow_queries
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-               AND (sdp._report_own_statements() OR (coalesce(query, '') !~ '\msdp\.'
+               AND (sdp._report_own_statements() OR NOT sdp._report_trusted_role(userid)
+                    OR (coalesce(query, '') !~ '\msdp\.'
                     AND application_name NOT LIKE 'smart_dairy_perf%'))
              ORDER BY queryid, duration_ms DESC) x
          ORDER BY ms DESC LIMIT 5

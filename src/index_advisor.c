@@ -77,52 +77,12 @@
 PG_FUNCTION_INFO_V1(sdp_index_advice);
 PG_FUNCTION_INFO_V1(sdp_advisor_coverage);
 
-static bool single_owner_mismatch(Node *node, Oid *owner);
-
 typedef struct ParseArgs
 {
 	WorkItem   *w;
 	MemoryContext keep;
 	MemoryContext scratch;
 } ParseArgs;
-
-/*
- * Owner of every relation a query reads (through subqueries, sublinks and
- * CTEs) in *owner; returns false when they have more than one owner.
- */
-static bool
-single_owner_walker(Node *node, Oid *owner)
-{
-	if (node == NULL)
-		return true;
-	if (IsA(node, Query))
-	{
-		Query	   *query = (Query *) node;
-		ListCell   *lc;
-
-		foreach(lc, query->rtable)
-		{
-			RangeTblEntry *rte = lfirst(lc);
-			Oid			o;
-
-			if (rte->rtekind != RTE_RELATION)
-				continue;
-			o = sdp_relation_owner(rte->relid);
-			if (OidIsValid(*owner) && o != *owner)
-				return false;
-			*owner = o;
-		}
-		return !query_tree_walker(query, single_owner_mismatch, owner, 0);
-	}
-	return !expression_tree_walker(node, single_owner_mismatch, owner);
-}
-
-/* walker form of single_owner_walker(): true stops at a second owner */
-static bool
-single_owner_mismatch(Node *node, Oid *owner)
-{
-	return !single_owner_walker(node, owner);
-}
 
 /*
  * Parse, analyze (parameter types inferred), rewrite and plan w->text
@@ -182,7 +142,7 @@ prepare_item(void *arg)
 	{
 		Oid			owner = InvalidOid;
 
-		if (!single_owner_walker((Node *) linitial(rewritten), &owner))
+		if (!sdp_query_single_owner(linitial(rewritten), &owner))
 		{
 			w->outcome = ADVISOR_OWNERS;
 			return;

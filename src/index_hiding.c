@@ -4,7 +4,8 @@
  *	  Indexes hidden from the planner in this session: sdp.hide_index(),
  *	  sdp.unhide_index(), sdp.hidden_indexes(), so a DBA sees what dropping
  *	  an index would cost before dropping it; and the same for one
- *	  measurement at a time (index_validation.c).
+ *	  measurement at a time (index_validation.c), which also shows an index
+ *	  the session hid for as long as it measures it.
  *
  *	  How: a get_relation_info hook takes the hidden indexes out of the
  *	  relation's index list, as HypoPG's hypopg_hide_index does (hiding a
@@ -129,6 +130,48 @@ sdp_index_unhide(Oid indexoid)
 		hidden_indexes = list_delete_oid(hidden_indexes, lfirst_oid(lc));
 	ResetPlanCache();
 	return true;
+}
+
+/*
+ * Show the indexes in members to this session's planning for a while:
+ * takes them off the hidden list and returns those that were on it (in
+ * the current memory context), for sdp_index_rehide().
+ */
+List *
+sdp_index_reveal(List *members)
+{
+	List	   *revealed = NIL;
+	ListCell   *lc;
+
+	foreach(lc, members)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+
+		if (list_member_oid(hidden_indexes, indexoid))
+		{
+			hidden_indexes = list_delete_oid(hidden_indexes, indexoid);
+			revealed = lappend_oid(revealed, indexoid);
+		}
+	}
+	if (revealed != NIL)
+		ResetPlanCache();
+	return revealed;
+}
+
+/* Hide again what sdp_index_reveal() showed.  The list lives in TopMemoryContext. */
+void
+sdp_index_rehide(List *revealed)
+{
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (revealed == NIL)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	foreach(lc, revealed)
+		hidden_indexes = list_append_unique_oid(hidden_indexes, lfirst_oid(lc));
+	MemoryContextSwitchTo(old);
+	ResetPlanCache();
 }
 
 /* The index behind a regclass argument, or an error saying what it is instead. */

@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "nodes/parsenodes.h"
+
 /* what sdp_become_owner() replaced, for sdp_restore_user() */
 typedef struct SdpSavedUser
 {
@@ -24,6 +26,7 @@ typedef struct SdpSavedUser
 #define SDP_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
 
 extern Oid	sdp_relation_owner(Oid relid);
+extern bool sdp_query_single_owner(Query *query, Oid *owner);
 extern void sdp_become_owner(Oid owner, SdpSavedUser *saved);
 extern void sdp_become_role(Oid role, const char *search_path,
 							SdpSavedUser *saved);

@@ -289,9 +289,9 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 	nrows = sdp_spi_exec(psprintf("SELECT q.queryid, q.query, "
 						 "pg_catalog.sum(q.calls)::pg_catalog.int8 AS calls, "
 						 "pg_catalog.sum(q.total_exec_time)::pg_catalog.float8 AS total_ms, "
-						 "(pg_catalog.array_agg(q.userid ORDER BY q.total_exec_time DESC))[1] AS userid, "
-						 "(pg_catalog.array_agg(s.search_path ORDER BY q.total_exec_time DESC))[1] AS search_path, "
-						 "(pg_catalog.array_agg(s.sample_query ORDER BY q.total_exec_time DESC))[1] AS sample, "
+						 "(pg_catalog.array_agg(q.userid ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS userid, "
+						 "(pg_catalog.array_agg(s.search_path ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS search_path, "
+						 "(pg_catalog.array_agg(s.sample_query ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS sample, "
 	/* a PL/pgSQL expression is planned as SELECT <expression> */
 						 "q.query OPERATOR(pg_catalog.~*) '^\\s*(select|with|update|delete|values|table|\\()' AS reads, "
 						 "q.query OPERATOR(pg_catalog.~) '^\\s*\\(' AS expression, "

@@ -22,6 +22,15 @@ typedef struct SdpSavedUser
 	int			guc_nestlevel;
 } SdpSavedUser;
 
+/*
+ * ORDER BY of the aggregates that pick, per query id, the sdp.query_stats
+ * row (q) whose role, search_path and sample a statement is planned or run
+ * with: the heaviest, ties broken over the rest of the row's key, so that
+ * the role, the search_path and the sample all come from the same row.
+ */
+#define HEAVIEST_ROW_FIRST \
+	"q.total_exec_time DESC, q.userid, q.toplevel, q.application_name"
+
 /* the search_path of every SQL text the extension builds and runs */
 #define SDP_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
 

@@ -19,7 +19,9 @@
  *
  *	  State: a list of index OIDs in TopMemoryContext, private to the
  *	  backend: no other session ever sees it, it survives transactions
- *	  until unhidden or the session ends.  A plan cached before an index
+ *	  until unhidden or the session ends.  It is not transactional, so it
+ *	  cannot be changed within a security-restricted operation (another
+ *	  role's code run on the session's behalf).  A plan cached before an index
  *	  was hidden could still use it: hiding and unhiding mark this
  *	  backend's cached plans invalid (ResetPlanCache(), backend-local; a
  *	  relcache invalidation would be sent to every backend and, at commit,
@@ -37,6 +39,7 @@
 #include "catalog/pg_class.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "optimizer/plancat.h"
 #include "utils/builtins.h"
 #include "utils/plancache.h"
@@ -192,10 +195,26 @@ index_argument(Oid relid)
 	return relid;
 }
 
+/*
+ * The list is session state that outlives the (sub)transaction: code run
+ * on the session's behalf as another role (a sample run by
+ * sdp.validate_index(), a constant folded by the advisor) must not change
+ * it.
+ */
+static void
+refuse_if_restricted(const char *function)
+{
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot call %s within a security-restricted operation", function)));
+}
+
 /* sdp.hide_index(index regclass): true when newly hidden */
 Datum
 sdp_hide_index(PG_FUNCTION_ARGS)
 {
+	refuse_if_restricted("sdp.hide_index()");
 	PG_RETURN_BOOL(sdp_index_hide(index_argument(PG_GETARG_OID(0))));
 }
 
@@ -205,6 +224,7 @@ sdp_unhide_index(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 
+	refuse_if_restricted("sdp.unhide_index()");
 	/* a hidden index dropped since can still be taken off the list */
 	if (get_rel_relkind(relid) != '\0')
 		(void) index_argument(relid);

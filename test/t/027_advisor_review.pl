@@ -98,6 +98,24 @@ sql('GRANT eve TO delegate');
 like($out, qr/^SELECT count\(\*\) FROM shop.t WHERE k = 7 AND evil.who\(1\) = 1$/,
 	'a member of eve runs eve\'s statement, and only that');
 
+# --- a statement run by validate_index cannot change the caller's hidden indexes
+as('eve', q{CREATE FUNCTION evil.hider() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM sdp.hide_index('shop.t_pkey');
+        PERFORM sdp.unhide_index('shop.t_k');
+    EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'evil.hider: %', SQLERRM;
+    END;
+    RETURN 1;
+END $$});
+as('eve', q{SELECT count(*) FROM shop.t WHERE k = 11 AND evil.hider() = 1});
+($out, $err) = psql_as('postgres', q{SELECT verdict FROM sdp.validate_index('shop.t_k', 1) WHERE sample_query ~ 'hider';
+	SELECT count(*) FROM sdp.hidden_indexes()});
+is($out, "faster with the index\n0", "eve's statement was measured both ways, and hid nothing in the caller's session");
+like($err, qr/evil.hider: cannot call sdp.hide_index\(\) within a security-restricted operation/,
+	'... hide_index refuses to run within a security-restricted operation');
+
 # --- an index the session hid is still measured with and without it
 ($out, $err) = psql_as('postgres', q{SELECT sdp.hide_index('shop.t_k');
 	SELECT verdict || ' ' || runs FROM sdp.validate_index('shop.t_k', 2) WHERE sample_query ~ 'superSECRET';

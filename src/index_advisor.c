@@ -295,7 +295,8 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 	/* a PL/pgSQL expression is planned as SELECT <expression> */
 						 "q.query OPERATOR(pg_catalog.~*) '^\\s*(select|with|update|delete|values|table|\\()' AS reads, "
 						 "q.query OPERATOR(pg_catalog.~) '^\\s*\\(' AS expression, "
-						 "q.query OPERATOR(pg_catalog.=) '<insufficient privilege>' AS hidden "
+						 "q.query OPERATOR(pg_catalog.=) '<insufficient privilege>' AS hidden, "
+						 "pg_catalog.count(*) AS nrows "
 						 "FROM sdp.query_stats q "
 						 "LEFT JOIN %s s ON s.userid OPERATOR(pg_catalog.=) q.userid "
 						 " AND s.dbid OPERATOR(pg_catalog.=) q.dbid AND s.queryid OPERATOR(pg_catalog.=) q.queryid "
@@ -345,7 +346,10 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 		w->calls = sdp_spi_int64(i, "calls");
 		w->total_ms = DatumGetFloat8(sdp_spi_get(i, "total_ms", FLOAT8OID, &isnull));
 		if (sdp_spi_bool(i, "hidden"))
+		{
 			w->outcome = ADVISOR_PERMISSION;
+			w->statements = sdp_spi_int64(i, "nrows");
+		}
 		else if (!sdp_spi_bool(i, "reads"))
 			w->outcome = ADVISOR_NOT_INDEXABLE;
 		else if (to_plan >= ADVISOR_MAX_QUERIES)

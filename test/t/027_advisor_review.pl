@@ -177,6 +177,18 @@ is(sql(q{SELECT count(*) FILTER (WHERE sample_query IS NOT NULL), count(*) FILTE
 	WHERE q.query !~ 'query_samples'}), '0|1',
 	'off at shutdown: no sample was saved, and the shape made while off has none either');
 
+# --- coverage when the caller may not see the statements: each counted
+sql(q{CREATE ROLE dba2 LOGIN;
+	GRANT EXECUTE ON FUNCTION sdp.recommend_indexes(numeric), sdp._recommend_indexes(numeric, text),
+	                          sdp._index_advice(double precision, text) TO dba2});
+my $hidden = as('dba2', q{SELECT count(*) FROM sdp.query_stats WHERE query = '<insufficient privilege>'
+	AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND application_name IS DISTINCT FROM 'smart_dairy_perf maintenance'});
+cmp_ok($hidden, '>', 1, "dba2 sees none of the others' $hidden statements");
+($out, $err) = psql_as('dba2', q{SELECT count(*) FROM sdp.recommend_indexes()});
+like($err, qr/NOTICE:  index advisor planned 0 of $hidden profiled statements \(0.0 % of their time\); not planned: $hidden permission \(100.0 %\)/,
+	'... and the NOTICE counts each of them, not one');
+
 # --- coverage with an empty workload
 sql('SELECT sdp.reset()');
 ($out, $err) = psql_as('postgres', q{SELECT count(*) FROM sdp.recommend_indexes()});

@@ -158,7 +158,10 @@ read_statements(int *n, const char *default_path)
 	return stmts;
 }
 
-/* Plan a sample as its role; does the plan use the index?  In a subtransaction. */
+/*
+ * Plan a sample as the role it would run as (s->run_as, unset when none
+ * may); does the plan use the index?  In a subtransaction.
+ */
 static void
 plan_sample(void *arg)
 {
@@ -186,12 +189,18 @@ plan_sample(void *arg)
 		s->writes = query->commandType != CMD_SELECT || query->hasModifyingCTE ||
 			query->rowMarks != NIL;
 		rewritten = QueryRewrite(query);
-		if (list_length(rewritten) == 1 &&
-			!superuser_arg(s->userid))
-			s->run_as = s->userid;
-		else if (list_length(rewritten) == 1 &&
-				 !sdp_query_single_owner(linitial(rewritten), &s->run_as))
-			s->several_owners = true;
+		if (list_length(rewritten) == 1)
+		{
+			Oid			owner;
+
+			/* a superuser's as the one owner of what it reads, or not at all */
+			if (!superuser_arg(s->userid))
+				s->run_as = s->userid;
+			else if (sdp_query_single_owner(linitial(rewritten), &owner))
+				s->run_as = owner;
+			else
+				s->several_owners = true;
+		}
 	}
 	sdp_restore_user(&saved);
 	if (!OidIsValid(s->run_as))

@@ -19,7 +19,9 @@
  *	  back, with transaction_read_only on (so a function the SELECT calls
  *	  cannot write either), lock_timeout 1s, and its own timeout
  *	  (timeout_ms, a timer of this module: the session's statement_timeout
- *	  only covers the whole call).  Each runs as the role that spent most
+ *	  only covers the whole call; a statement that catches the cancel and
+ *	  goes on counts as timed out, though it keeps the call waiting until
+ *	  it ends).  Each runs as the role that spent most
  *	  time on the statement, security-restricted, under the search_path it
  *	  ran with, as the index advisor plans it; a superuser's statement as
  *	  the one owner of the relations it reads (never with superuser
@@ -302,6 +304,18 @@ run_once(Statement *s, Oid indexoid, List *names, bool hide,
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 
+	/*
+	 * The timeout fired but the statement went on: it caught the cancel
+	 * (PL/pgSQL's EXCEPTION WHEN query_canceled), or the timer fired after
+	 * it ended.  Its time is not a measurement, and the pending cancel is
+	 * ours, not the caller's.
+	 */
+	if (validation_timed_out)
+	{
+		validation_timed_out = false;
+		QueryCancelPending = false;
+		return -2;
+	}
 	if (json == NULL)
 	{
 		*error = "EXPLAIN returned no plan";

@@ -70,6 +70,9 @@ typedef struct WorkItem
 	char	   *sample;			/* NULL: none kept */
 	int64		calls;
 	double		total_ms;
+	int64		statements;		/* profiled statements it stands for: 1, or
+								 * the rows the caller may not see (no query
+								 * id tells them apart); 0 counts as 1 */
 	AdvisorOutcome outcome;
 	char	   *error;			/* why it was not planned, when an error said so */
 	bool		from_sample;	/* being planned from the sample: real constants */

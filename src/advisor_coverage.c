@@ -118,7 +118,7 @@ add_up(const WorkItem *items, int n, CoverageBucket *buckets, double *total_ms)
 	{
 		CoverageBucket *b = &buckets[items[i].outcome];
 
-		b->statements++;
+		b->statements += Max(items[i].statements, 1);
 		b->calls += items[i].calls;
 		b->total_ms += items[i].total_ms;
 		*total_ms += items[i].total_ms;

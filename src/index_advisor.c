@@ -77,52 +77,12 @@
 PG_FUNCTION_INFO_V1(sdp_index_advice);
 PG_FUNCTION_INFO_V1(sdp_advisor_coverage);
 
-static bool single_owner_mismatch(Node *node, Oid *owner);
-
 typedef struct ParseArgs
 {
 	WorkItem   *w;
 	MemoryContext keep;
 	MemoryContext scratch;
 } ParseArgs;
-
-/*
- * Owner of every relation a query reads (through subqueries, sublinks and
- * CTEs) in *owner; returns false when they have more than one owner.
- */
-static bool
-single_owner_walker(Node *node, Oid *owner)
-{
-	if (node == NULL)
-		return true;
-	if (IsA(node, Query))
-	{
-		Query	   *query = (Query *) node;
-		ListCell   *lc;
-
-		foreach(lc, query->rtable)
-		{
-			RangeTblEntry *rte = lfirst(lc);
-			Oid			o;
-
-			if (rte->rtekind != RTE_RELATION)
-				continue;
-			o = sdp_relation_owner(rte->relid);
-			if (OidIsValid(*owner) && o != *owner)
-				return false;
-			*owner = o;
-		}
-		return !query_tree_walker(query, single_owner_mismatch, owner, 0);
-	}
-	return !expression_tree_walker(node, single_owner_mismatch, owner);
-}
-
-/* walker form of single_owner_walker(): true stops at a second owner */
-static bool
-single_owner_mismatch(Node *node, Oid *owner)
-{
-	return !single_owner_walker(node, owner);
-}
 
 /*
  * Parse, analyze (parameter types inferred), rewrite and plan w->text
@@ -182,7 +142,7 @@ prepare_item(void *arg)
 	{
 		Oid			owner = InvalidOid;
 
-		if (!single_owner_walker((Node *) linitial(rewritten), &owner))
+		if (!sdp_query_single_owner(linitial(rewritten), &owner))
 		{
 			w->outcome = ADVISOR_OWNERS;
 			return;
@@ -329,13 +289,14 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 	nrows = sdp_spi_exec(psprintf("SELECT q.queryid, q.query, "
 						 "pg_catalog.sum(q.calls)::pg_catalog.int8 AS calls, "
 						 "pg_catalog.sum(q.total_exec_time)::pg_catalog.float8 AS total_ms, "
-						 "(pg_catalog.array_agg(q.userid ORDER BY q.total_exec_time DESC))[1] AS userid, "
-						 "(pg_catalog.array_agg(s.search_path ORDER BY q.total_exec_time DESC))[1] AS search_path, "
-						 "(pg_catalog.array_agg(s.sample_query ORDER BY q.total_exec_time DESC))[1] AS sample, "
+						 "(pg_catalog.array_agg(q.userid ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS userid, "
+						 "(pg_catalog.array_agg(s.search_path ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS search_path, "
+						 "(pg_catalog.array_agg(s.sample_query ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS sample, "
 	/* a PL/pgSQL expression is planned as SELECT <expression> */
 						 "q.query OPERATOR(pg_catalog.~*) '^\\s*(select|with|update|delete|values|table|\\()' AS reads, "
 						 "q.query OPERATOR(pg_catalog.~) '^\\s*\\(' AS expression, "
-						 "q.query OPERATOR(pg_catalog.=) '<insufficient privilege>' AS hidden "
+						 "q.query OPERATOR(pg_catalog.=) '<insufficient privilege>' AS hidden, "
+						 "pg_catalog.count(*) AS nrows "
 						 "FROM sdp.query_stats q "
 						 "LEFT JOIN %s s ON s.userid OPERATOR(pg_catalog.=) q.userid "
 						 " AND s.dbid OPERATOR(pg_catalog.=) q.dbid AND s.queryid OPERATOR(pg_catalog.=) q.queryid "
@@ -385,7 +346,10 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 		w->calls = sdp_spi_int64(i, "calls");
 		w->total_ms = DatumGetFloat8(sdp_spi_get(i, "total_ms", FLOAT8OID, &isnull));
 		if (sdp_spi_bool(i, "hidden"))
+		{
 			w->outcome = ADVISOR_PERMISSION;
+			w->statements = sdp_spi_int64(i, "nrows");
+		}
 		else if (!sdp_spi_bool(i, "reads"))
 			w->outcome = ADVISOR_NOT_INDEXABLE;
 		else if (to_plan >= ADVISOR_MAX_QUERIES)

@@ -4,7 +4,8 @@
  *	  Indexes hidden from the planner in this session: sdp.hide_index(),
  *	  sdp.unhide_index(), sdp.hidden_indexes(), so a DBA sees what dropping
  *	  an index would cost before dropping it; and the same for one
- *	  measurement at a time (index_validation.c).
+ *	  measurement at a time (index_validation.c), which also shows an index
+ *	  the session hid for as long as it measures it.
  *
  *	  How: a get_relation_info hook takes the hidden indexes out of the
  *	  relation's index list, as HypoPG's hypopg_hide_index does (hiding a
@@ -18,7 +19,9 @@
  *
  *	  State: a list of index OIDs in TopMemoryContext, private to the
  *	  backend: no other session ever sees it, it survives transactions
- *	  until unhidden or the session ends.  A plan cached before an index
+ *	  until unhidden or the session ends.  It is not transactional, so it
+ *	  cannot be changed within a security-restricted operation (another
+ *	  role's code run on the session's behalf).  A plan cached before an index
  *	  was hidden could still use it: hiding and unhiding mark this
  *	  backend's cached plans invalid (ResetPlanCache(), backend-local; a
  *	  relcache invalidation would be sent to every backend and, at commit,
@@ -36,6 +39,7 @@
 #include "catalog/pg_class.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "optimizer/plancat.h"
 #include "utils/builtins.h"
 #include "utils/plancache.h"
@@ -131,6 +135,48 @@ sdp_index_unhide(Oid indexoid)
 	return true;
 }
 
+/*
+ * Show the indexes in members to this session's planning for a while:
+ * takes them off the hidden list and returns those that were on it (in
+ * the current memory context), for sdp_index_rehide().
+ */
+List *
+sdp_index_reveal(List *members)
+{
+	List	   *revealed = NIL;
+	ListCell   *lc;
+
+	foreach(lc, members)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+
+		if (list_member_oid(hidden_indexes, indexoid))
+		{
+			hidden_indexes = list_delete_oid(hidden_indexes, indexoid);
+			revealed = lappend_oid(revealed, indexoid);
+		}
+	}
+	if (revealed != NIL)
+		ResetPlanCache();
+	return revealed;
+}
+
+/* Hide again what sdp_index_reveal() showed.  The list lives in TopMemoryContext. */
+void
+sdp_index_rehide(List *revealed)
+{
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (revealed == NIL)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	foreach(lc, revealed)
+		hidden_indexes = list_append_unique_oid(hidden_indexes, lfirst_oid(lc));
+	MemoryContextSwitchTo(old);
+	ResetPlanCache();
+}
+
 /* The index behind a regclass argument, or an error saying what it is instead. */
 static Oid
 index_argument(Oid relid)
@@ -149,10 +195,26 @@ index_argument(Oid relid)
 	return relid;
 }
 
+/*
+ * The list is session state that outlives the (sub)transaction: code run
+ * on the session's behalf as another role (a sample run by
+ * sdp.validate_index(), a constant folded by the advisor) must not change
+ * it.
+ */
+static void
+refuse_if_restricted(const char *function)
+{
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot call %s within a security-restricted operation", function)));
+}
+
 /* sdp.hide_index(index regclass): true when newly hidden */
 Datum
 sdp_hide_index(PG_FUNCTION_ARGS)
 {
+	refuse_if_restricted("sdp.hide_index()");
 	PG_RETURN_BOOL(sdp_index_hide(index_argument(PG_GETARG_OID(0))));
 }
 
@@ -162,6 +224,7 @@ sdp_unhide_index(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 
+	refuse_if_restricted("sdp.unhide_index()");
 	/* a hidden index dropped since can still be taken off the list */
 	if (get_rel_relkind(relid) != '\0')
 		(void) index_argument(relid);

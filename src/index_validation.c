@@ -19,9 +19,17 @@
  *	  back, with transaction_read_only on (so a function the SELECT calls
  *	  cannot write either), lock_timeout 1s, and its own timeout
  *	  (timeout_ms, a timer of this module: the session's statement_timeout
- *	  only covers the whole call).  Each runs as the role that spent most
+ *	  only covers the whole call; a statement that catches the cancel and
+ *	  goes on counts as timed out, though it keeps the call waiting until
+ *	  it ends).  Each runs as the role that spent most
  *	  time on the statement, security-restricted, under the search_path it
- *	  ran with, as the index advisor plans it.  The profiler is off for
+ *	  ran with, as the index advisor plans it; a superuser's statement as
+ *	  the one owner of the relations it reads (never with superuser
+ *	  rights: their views and index expressions are that owner's code),
+ *	  and not at all over several owners' relations.  A caller who is not
+ *	  a superuser runs only statements of roles whose privileges it has.
+ *	  An index the session hid (sdp.hide_index()) is visible again for the
+ *	  measurement, and hidden again after it.  The profiler is off for
  *	  these runs.  A statement whose sample has parameters ($n, sent with
  *	  bind parameters) cannot run and is counted in the NOTICE.
  *
@@ -46,6 +54,7 @@
 #include "rewrite/rewriteHandler.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -79,6 +88,9 @@ typedef struct Statement
 	bool		uses;			/* its plan uses the index */
 	bool		writes;			/* a write or a locking read: never run */
 	bool		has_params;
+	Oid			run_as;			/* the role it is planned and run as */
+	bool		several_owners; /* a superuser's, over several owners' tables */
+	bool		not_permitted;	/* run_as is a role the caller may not act as */
 } Statement;
 
 typedef struct PlanArgs
@@ -111,9 +123,9 @@ read_statements(int *n, const char *default_path)
 	nrows = sdp_spi_exec("SELECT q.queryid, "
 						 "pg_catalog.sum(q.calls)::pg_catalog.int8 AS calls, "
 						 "pg_catalog.sum(q.total_exec_time)::pg_catalog.float8 AS total_ms, "
-						 "(pg_catalog.array_agg(q.userid ORDER BY q.total_exec_time DESC))[1] AS userid, "
-						 "(pg_catalog.array_agg(s.search_path ORDER BY q.total_exec_time DESC))[1] AS search_path, "
-						 "(pg_catalog.array_agg(s.sample_query ORDER BY q.total_exec_time DESC))[1] AS sample "
+						 "(pg_catalog.array_agg(q.userid ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS userid, "
+						 "(pg_catalog.array_agg(s.search_path ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS search_path, "
+						 "(pg_catalog.array_agg(s.sample_query ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS sample "
 						 "FROM sdp.query_stats q "
 						 "JOIN sdp.query_samples s ON s.userid OPERATOR(pg_catalog.=) q.userid "
 						 " AND s.dbid OPERATOR(pg_catalog.=) q.dbid AND s.queryid OPERATOR(pg_catalog.=) q.queryid "
@@ -148,7 +160,10 @@ read_statements(int *n, const char *default_path)
 	return stmts;
 }
 
-/* Plan a sample as its role; does the plan use the index?  In a subtransaction. */
+/*
+ * Plan a sample as the role it would run as (s->run_as, unset when none
+ * may); does the plan use the index?  In a subtransaction.
+ */
 static void
 plan_sample(void *arg)
 {
@@ -156,9 +171,10 @@ plan_sample(void *arg)
 	Statement  *s = a->s;
 	List	   *raw;
 	Query	   *query;
-	List	   *rewritten;
+	List	   *rewritten = NIL;
 	PlannedStmt *stmt;
 	SdpSavedUser saved;
+	ListCell   *lc;
 
 	if (!OidIsValid(s->userid) ||
 		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->userid)))
@@ -177,14 +193,30 @@ plan_sample(void *arg)
 		rewritten = QueryRewrite(query);
 		if (list_length(rewritten) == 1)
 		{
-			ListCell   *lc;
+			Oid			owner;
 
-			/* as EXPLAIN through SPI plans it: parallel plans allowed */
-			stmt = pg_plan_query(linitial(rewritten), s->sample, CURSOR_OPT_PARALLEL_OK, NULL);
-			foreach(lc, a->members)
-				s->uses = s->uses || sdp_plan_uses_index(stmt, lfirst_oid(lc));
+			/* a superuser's as the one owner of what it reads, or not at all */
+			if (!superuser_arg(s->userid))
+				s->run_as = s->userid;
+			else if (sdp_query_single_owner(linitial(rewritten), &owner))
+				s->run_as = owner;
+			else
+				s->several_owners = true;
 		}
 	}
+	sdp_restore_user(&saved);
+	if (!OidIsValid(s->run_as))
+		return;
+	if (!has_privs_of_role(GetUserId(), s->run_as))
+	{
+		s->not_permitted = true;
+		return;
+	}
+	/* as EXPLAIN through SPI plans it: parallel plans allowed */
+	sdp_become_role(s->run_as, s->search_path, &saved);
+	stmt = pg_plan_query(linitial(rewritten), s->sample, CURSOR_OPT_PARALLEL_OK, NULL);
+	foreach(lc, a->members)
+		s->uses = s->uses || sdp_plan_uses_index(stmt, lfirst_oid(lc));
 	sdp_restore_user(&saved);
 }
 
@@ -223,7 +255,7 @@ run_once(Statement *s, Oid indexoid, List *names, bool hide,
 
 		if (hide)
 			hidden_here = sdp_index_hide(indexoid);
-		sdp_become_role(s->userid, s->search_path, &saved);
+		sdp_become_role(s->run_as, s->search_path, &saved);
 		(void) set_config_option("transaction_read_only", "on", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 		(void) set_config_option("lock_timeout", "1000", PGC_USERSET, PGC_S_SESSION,
@@ -272,6 +304,18 @@ run_once(Statement *s, Oid indexoid, List *names, bool hide,
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 
+	/*
+	 * The timeout fired but the statement went on: it caught the cancel
+	 * (PL/pgSQL's EXCEPTION WHEN query_canceled), or the timer fired after
+	 * it ended.  Its time is not a measurement, and the pending cancel is
+	 * ours, not the caller's.
+	 */
+	if (validation_timed_out)
+	{
+		validation_timed_out = false;
+		QueryCancelPending = false;
+		return -2;
+	}
 	if (json == NULL)
 	{
 		*error = "EXPLAIN returned no plan";
@@ -393,6 +437,68 @@ measure(ReturnSetInfo *rsinfo, Statement *s, Oid indexoid, List *names,
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+typedef struct ValidationCounts
+{
+	int			n;				/* statements with a sample */
+	int			nused;			/* measured */
+	int			nparams;		/* samples with $n */
+	int			nwrites;		/* use the index, never run */
+	int			nowners;		/* a superuser's over several owners' tables */
+	int			nforbidden;		/* of roles the caller may not act as */
+} ValidationCounts;
+
+/*
+ * Plan every sample of this database's statements and measure those that
+ * use the index, a row each; counts what was left out in *c.  Connects to
+ * SPI and finishes; the profiler is off meanwhile.
+ */
+static void
+validate_statements(ReturnSetInfo *rsinfo, Oid indexoid, List *members,
+					List *names, int runs, int timeout_ms, ValidationCounts *c)
+{
+	Statement  *stmts;
+	int			nestlevel;
+
+	SPI_connect();
+	/* these runs are not workload */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("smart_dairy_perf.enabled", "off", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	stmts = read_statements(&c->n, GetConfigOptionResetString("search_path"));
+	for (int i = 0; i < c->n; i++)
+	{
+		PlanArgs	args = {&stmts[i], members};
+		ErrorData  *edata;
+
+		CHECK_FOR_INTERRUPTS();
+		edata = sdp_run_in_subtransaction(plan_sample, &args);
+		if (edata != NULL)
+		{
+			/* a sample with $n cannot run; other errors: not runnable either */
+			if (edata->sqlerrcode == ERRCODE_UNDEFINED_PARAMETER)
+			{
+				stmts[i].has_params = true;
+				c->nparams++;
+			}
+			FreeErrorData(edata);
+			continue;
+		}
+		if (stmts[i].several_owners)
+			c->nowners++;
+		else if (stmts[i].not_permitted)
+			c->nforbidden++;
+		else if (stmts[i].uses && stmts[i].writes)
+			c->nwrites++;
+		else if (stmts[i].uses)
+		{
+			measure(rsinfo, &stmts[i], indexoid, names, runs, timeout_ms);
+			c->nused++;
+		}
+	}
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+}
+
 /* sdp._validate_index(index regclass, runs integer, timeout_ms integer) */
 Datum
 sdp_validate_index(PG_FUNCTION_ARGS)
@@ -402,12 +508,8 @@ sdp_validate_index(PG_FUNCTION_ARGS)
 	int			timeout_ms = PG_GETARG_INT32(2);
 	char		relkind = get_rel_relkind(indexoid);
 	ReturnSetInfo *rsinfo;
-	Statement  *stmts;
-	int			n;
-	int			nused = 0;
-	int			nparams = 0;
-	int			nwrites = 0;
-	int			nestlevel;
+	ValidationCounts c = {0};
+	List	   *revealed;
 	char	   *indexname;
 	List	   *members;
 	List	   *names = NIL;
@@ -444,59 +546,46 @@ sdp_validate_index(PG_FUNCTION_ARGS)
 	foreach(lc, members)
 		names = lappend(names, get_rel_name(lfirst_oid(lc)));
 
-	SPI_connect();
-	/* these runs are not workload */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("smart_dairy_perf.enabled", "off", PGC_SUSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	stmts = read_statements(&n, GetConfigOptionResetString("search_path"));
-	for (int i = 0; i < n; i++)
+	/* measured with and without it whatever the session hid */
+	revealed = sdp_index_reveal(members);
+	PG_TRY();
 	{
-		PlanArgs	args = {&stmts[i], members};
-		ErrorData  *edata;
-
-		CHECK_FOR_INTERRUPTS();
-		edata = sdp_run_in_subtransaction(plan_sample, &args);
-		if (edata != NULL)
-		{
-			/* a sample with $n cannot run; other errors: not runnable either */
-			if (edata->sqlerrcode == ERRCODE_UNDEFINED_PARAMETER)
-			{
-				stmts[i].has_params = true;
-				nparams++;
-			}
-			FreeErrorData(edata);
-			continue;
-		}
-		if (stmts[i].uses && stmts[i].writes)
-			nwrites++;
-		else if (stmts[i].uses)
-		{
-			measure(rsinfo, &stmts[i], indexoid, names, runs, timeout_ms);
-			nused++;
-		}
+		validate_statements(rsinfo, indexoid, members, names, runs, timeout_ms, &c);
 	}
-	AtEOXact_GUC(true, nestlevel);
-	SPI_finish();
+	PG_FINALLY();
+	{
+		sdp_index_rehide(revealed);
+	}
+	PG_END_TRY();
 
-	if (nused == 0 && nwrites > 0)
+	if (c.nused == 0 && c.nwrites > 0)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" is used only by statements that write or lock rows (%d), which validation never runs",
-						indexname, nwrites),
+						indexname, c.nwrites),
 				 errhint("Use sdp.hide_index() and EXPLAIN to see their plans without it.")));
-	else if (nused == 0)
+	else if (c.nused == 0)
 		ereport(NOTICE,
 				(errmsg("no profiled statement of this database is planned with index \"%s\"", indexname),
 				 errdetail("%d statements with a sample were planned; %d of them have parameters and cannot be run.",
-						   n, nparams),
+						   c.n, c.nparams),
 				 errhint("Run the workload that should use the index, then validate it again.")));
-	else if (nwrites > 0)
+	else if (c.nwrites > 0)
 		ereport(NOTICE,
 				(errmsg("%d statements that use index \"%s\" write or lock rows, and were not run",
-						nwrites, indexname)));
-	if (nused > 0 && nparams > 0)
+						c.nwrites, indexname)));
+	if (c.nowners > 0)
+		ereport(NOTICE,
+				(errmsg("%d statements of superusers over tables of several owners were not planned, nor run",
+						c.nowners),
+				 errdetail("A superuser's statement is run as the owner of the tables it reads, never with superuser rights.")));
+	if (c.nforbidden > 0)
+		ereport(NOTICE,
+				(errmsg("%d statements were not planned, nor run: they run as roles whose privileges you do not have",
+						c.nforbidden),
+				 errhint("A superuser, or a member of those roles, can validate them.")));
+	if (c.nused > 0 && c.nparams > 0)
 		ereport(NOTICE,
 				(errmsg("%d statements were left out: their samples have parameters ($n, sent with bind parameters)",
-						nparams)));
+						c.nparams)));
 	return (Datum) 0;
 }

@@ -18,6 +18,10 @@
  *	  (sub)transaction abort restores the user, the security context and
  *	  the settings.
  *
+ *	  A superuser's statement is not run (or planned) as the superuser: as
+ *	  the one owner of everything it reads (sdp_query_single_owner()),
+ *	  whose code its tables' views, index expressions and predicates are.
+ *
  *	  Configuration rows name objects; sdp_config_writer_may_act() says
  *	  whether the role that wrote a row may have maintenance act on the
  *	  object, checked when the row is used (ownership can change after a
@@ -31,6 +35,7 @@
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
@@ -63,6 +68,55 @@ sdp_relation_owner(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 	return owner;
+}
+
+static bool single_owner_mismatch(Node *node, Oid *owner);
+
+/* Collect the owner of each relation under node; false at a second owner. */
+static bool
+single_owner_walker(Node *node, Oid *owner)
+{
+	if (node == NULL)
+		return true;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+			Oid			o;
+
+			if (rte->rtekind != RTE_RELATION)
+				continue;
+			o = sdp_relation_owner(rte->relid);
+			if (OidIsValid(*owner) && o != *owner)
+				return false;
+			*owner = o;
+		}
+		return !query_tree_walker(query, single_owner_mismatch, owner, 0);
+	}
+	return !expression_tree_walker(node, single_owner_mismatch, owner);
+}
+
+/* walker form of single_owner_walker(): true stops at a second owner */
+static bool
+single_owner_mismatch(Node *node, Oid *owner)
+{
+	return !single_owner_walker(node, owner);
+}
+
+/*
+ * The owner of every relation a rewritten query reads (through subqueries,
+ * sublinks and CTEs) in *owner (InvalidOid: it reads none); false when
+ * they have more than one owner.  Reads the syscache, no lock.
+ */
+bool
+sdp_query_single_owner(Query *query, Oid *owner)
+{
+	*owner = InvalidOid;
+	return single_owner_walker((Node *) query, owner);
 }
 
 /*

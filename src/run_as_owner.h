@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "nodes/parsenodes.h"
+
 /* what sdp_become_owner() replaced, for sdp_restore_user() */
 typedef struct SdpSavedUser
 {
@@ -20,10 +22,20 @@ typedef struct SdpSavedUser
 	int			guc_nestlevel;
 } SdpSavedUser;
 
+/*
+ * ORDER BY of the aggregates that pick, per query id, the sdp.query_stats
+ * row (q) whose role, search_path and sample a statement is planned or run
+ * with: the heaviest, ties broken over the rest of the row's key, so that
+ * the role, the search_path and the sample all come from the same row.
+ */
+#define HEAVIEST_ROW_FIRST \
+	"q.total_exec_time DESC, q.userid, q.toplevel, q.application_name"
+
 /* the search_path of every SQL text the extension builds and runs */
 #define SDP_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
 
 extern Oid	sdp_relation_owner(Oid relid);
+extern bool sdp_query_single_owner(Query *query, Oid *owner);
 extern void sdp_become_owner(Oid owner, SdpSavedUser *saved);
 extern void sdp_become_role(Oid role, const char *search_path,
 							SdpSavedUser *saved);

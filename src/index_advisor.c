@@ -298,14 +298,9 @@ read_profiled_statements(int *n, int nextra, const char *default_path,
 						 "q.query OPERATOR(pg_catalog.=) '<insufficient privilege>' AS hidden, "
 						 "pg_catalog.count(*) AS nrows "
 						 "FROM sdp.query_stats q "
-						 "LEFT JOIN %s s ON s.userid OPERATOR(pg_catalog.=) q.userid "
-						 " AND s.dbid OPERATOR(pg_catalog.=) q.dbid AND s.queryid OPERATOR(pg_catalog.=) q.queryid "
-						 " AND s.toplevel OPERATOR(pg_catalog.=) q.toplevel "
-						 " AND s.application OPERATOR(pg_catalog.=) q.application_name "
+						 "LEFT JOIN %s s ON " SAMPLE_OF_STATS_ROW
 	/* the extension's own statements are not the workload */
-						 "WHERE q.application_name IS DISTINCT FROM 'smart_dairy_perf maintenance' "
-						 "AND q.dbid OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database "
-						 "              WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+						 "WHERE " WORKLOAD_OF_THIS_DATABASE
 						 "AND q.query OPERATOR(pg_catalog.!~) '\\msdp\\.' "
 	/* utility statements (track_utility) are not the advisor's to plan */
 						 "AND q.query OPERATOR(pg_catalog.~*) "

@@ -127,13 +127,8 @@ read_statements(int *n, const char *default_path)
 						 "(pg_catalog.array_agg(s.search_path ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS search_path, "
 						 "(pg_catalog.array_agg(s.sample_query ORDER BY " HEAVIEST_ROW_FIRST "))[1] AS sample "
 						 "FROM sdp.query_stats q "
-						 "JOIN sdp.query_samples s ON s.userid OPERATOR(pg_catalog.=) q.userid "
-						 " AND s.dbid OPERATOR(pg_catalog.=) q.dbid AND s.queryid OPERATOR(pg_catalog.=) q.queryid "
-						 " AND s.toplevel OPERATOR(pg_catalog.=) q.toplevel "
-						 " AND s.application OPERATOR(pg_catalog.=) q.application_name "
-						 "WHERE q.application_name IS DISTINCT FROM 'smart_dairy_perf maintenance' "
-						 "AND q.dbid OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database "
-						 "              WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+						 "JOIN sdp.query_samples s ON " SAMPLE_OF_STATS_ROW
+						 "WHERE " WORKLOAD_OF_THIS_DATABASE
 						 "AND s.sample_query IS NOT NULL "
 						 "AND s.sample_query OPERATOR(pg_catalog.<>) '<insufficient privilege>' "
 						 "AND s.sample_query OPERATOR(pg_catalog.~*) '^\\s*(select|with|table|values|update|delete|insert)\\M' "

@@ -31,6 +31,19 @@ typedef struct SdpSavedUser
 #define HEAVIEST_ROW_FIRST \
 	"q.total_exec_time DESC, q.userid, q.toplevel, q.application_name"
 
+/* join condition: the sdp.query_samples row (s) of the sdp.query_stats row (q) */
+#define SAMPLE_OF_STATS_ROW \
+	"s.userid OPERATOR(pg_catalog.=) q.userid " \
+	" AND s.dbid OPERATOR(pg_catalog.=) q.dbid AND s.queryid OPERATOR(pg_catalog.=) q.queryid " \
+	" AND s.toplevel OPERATOR(pg_catalog.=) q.toplevel " \
+	" AND s.application OPERATOR(pg_catalog.=) q.application_name "
+
+/* the sdp.query_stats rows (q) that are this database's workload: not the worker's */
+#define WORKLOAD_OF_THIS_DATABASE \
+	"q.application_name IS DISTINCT FROM 'smart_dairy_perf maintenance' " \
+	"AND q.dbid OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database " \
+	"              WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+
 /* the search_path of every SQL text the extension builds and runs */
 #define SDP_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
 
